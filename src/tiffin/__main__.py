@@ -1,0 +1,3 @@
+from tiffin.cli import main
+
+raise SystemExit(main())

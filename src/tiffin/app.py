@@ -1,0 +1,191 @@
+"""Compose a service into one ASGI app. The request path, outermost first:
+
+    error guard -> metrics -> timeout -> max_concurrency -> max_body_size
+        -> user middleware #1 -> #2 -> ... -> service context -> router
+
+``compose_chain`` builds exactly this chain, so the order is written once, here.
+``ComposedApp`` answers the ASGI lifespan itself (starting the instance, its
+hooks and every mounted app) and sends every other scope down the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tiffin import context
+from tiffin.error_guard import ErrorGuardMiddleware
+from tiffin.exceptions import StartupError
+from tiffin.infra import PROBES
+from tiffin.lifespan import ServiceLifespan, ShutdownError
+from tiffin.metrics import MetricsMiddleware, ServiceMetrics
+from tiffin.routing import Router
+from tiffin.traffic import (
+    SLOT_SCOPE_KEY,
+    BodySizeLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    TimeoutMiddleware,
+)
+
+if TYPE_CHECKING:
+    from tiffin.config import ServiceConfig
+    from tiffin.mounts import Mount
+    from tiffin.service import Service
+
+logger = logging.getLogger("tiffin")
+
+
+class ServiceRuntime:
+    """Everything one composed app holds while it runs: the instance, state, metrics, threads."""
+
+    def __init__(self, service: Service[Any], config: ServiceConfig) -> None:
+        self.service = service
+        self.config = config
+        self.name = config.name
+        self.instance: Any = None
+        self.ready = False
+        self.metrics = (
+            ServiceMetrics(config.name, config.metrics.namespace) if config.metrics.enabled else None
+        )
+        self.lifespan = ServiceLifespan(self)
+        self._executor: ThreadPoolExecutor | None = None
+        self._openapi: dict[str, Any] | None = None
+
+    def state_for(self, mount: Mount) -> dict[str, Any]:
+        return self.lifespan.state_for(mount)
+
+    def render_metrics(self) -> bytes:
+        return self.metrics.render() if self.metrics is not None else b""
+
+    def openapi(self) -> dict[str, Any]:
+        if self._openapi is None:
+            from tiffin.openapi import build_openapi
+
+            self._openapi = build_openapi(self.service, self.config)
+        return self._openapi
+
+    async def run_in_thread(self, scope: Scope, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a sync handler in the service's pool (``threads`` wide), in this request's context.
+
+        The thread holds the request's concurrency slot until it returns, even if
+        the request is cancelled by its timeout first.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.config.threads, thread_name_prefix=f"tiffin-{self.name}"
+            )
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        future = self._executor.submit(call)
+        slot = scope.get(SLOT_SCOPE_KEY)
+        if slot is not None:
+            slot.hold()
+            future.add_done_callback(lambda _: slot.release())
+        return await asyncio.wrap_future(future)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        """Start the service, yield while it serves, and always shut it down."""
+        token = context.enter(self)
+        try:
+            await self.lifespan.startup()
+            self.ready = True
+            context.mark_running(self)
+            try:
+                yield self
+            finally:
+                self.ready = False
+                context.mark_stopped(self)
+                try:
+                    await self.lifespan.shutdown()
+                finally:
+                    self.instance = None
+                    if self._executor is not None:
+                        self._executor.shutdown(wait=False)
+                        self._executor = None
+        finally:
+            context.leave(token)
+
+
+class ServiceContextMiddleware:
+    """The innermost layer: ``get_current_service()`` answers this runtime's instance."""
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = context.enter(self.runtime)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.leave(token)
+
+
+def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
+    """The middleware chain of the module docstring, built from the inside out."""
+    config = runtime.config
+    router = Router(runtime)
+    app: ASGIApp = ServiceContextMiddleware(router, runtime)
+    for middleware_cls, options in reversed(runtime.service.middlewares):
+        app = middleware_cls(app, **options)
+    if config.traffic.max_body_size is not None:
+        app = BodySizeLimitMiddleware(app, config.traffic.max_body_size)
+    if config.traffic.max_concurrency is not None:
+        exempt = frozenset(config.path_prefix + probe for probe in PROBES)
+        app = ConcurrencyLimitMiddleware(app, config.traffic.max_concurrency, exempt)
+    app = TimeoutMiddleware(app, config.traffic.timeout)
+    if runtime.metrics is not None:
+        app = MetricsMiddleware(app, runtime.metrics, router.template_for)
+    return ErrorGuardMiddleware(app, config.name)
+
+
+class ComposedApp:
+    """The ASGI app of one service: lifespan handled here, everything else down the chain."""
+
+    def __init__(self, service: Service[Any], config: ServiceConfig) -> None:
+        self.service = service
+        self.runtime = ServiceRuntime(service, config)
+        self.chain = compose_chain(self.runtime)
+
+    def __repr__(self) -> str:
+        return f"<tiffin.ComposedApp of service {self.service.name!r}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self.chain(scope, receive, send)
+
+    def running(self) -> Any:
+        """``async with app.running():`` starts and stops the service without an ASGI server."""
+        return self.runtime.running()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        phase = "startup"
+        try:
+            async with self.runtime.running():
+                await send({"type": "lifespan.startup.complete"})
+                phase = "shutdown"
+                await receive()  # lifespan.shutdown
+        except StartupError as exc:
+            logger.error("%s", exc, exc_info=exc.__cause__)
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        except ShutdownError as exc:
+            logger.error("%s", exc)
+            await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+            return
+        except Exception as exc:
+            logger.exception("service %r: %s failed", self.service.name, phase)
+            await send({"type": f"lifespan.{phase}.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,54 @@
+"""The outermost layer: no exception reaches the server, no traceback reaches the client.
+
+An exception before the response has started answers ``500`` with the generic
+JSON body at once; after it has started, the response is cut short (there is
+nothing else to say over HTTP). Either way the exception is logged once, here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tiffin.responses import GENERIC_ERROR, json_error
+
+logger = logging.getLogger("tiffin")
+
+
+class ErrorGuardMiddleware:
+    def __init__(self, app: ASGIApp, service_name: str) -> None:
+        self.app = app
+        self.service_name = service_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._guard_websocket(scope, receive, send)
+            return
+        started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_watched)
+        except Exception:
+            logger.exception(
+                "service %r: unhandled error in %s %s",
+                self.service_name,
+                scope.get("method"),
+                scope.get("path"),
+            )
+            if not started:
+                await json_error(500, GENERIC_ERROR)(scope, receive, send)
+
+    async def _guard_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            logger.exception(
+                "service %r: unhandled error in websocket %s", self.service_name, scope.get("path")
+            )

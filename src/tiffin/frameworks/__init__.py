@@ -1,0 +1,129 @@
+"""Framework-specific knowledge, kept out of the request path.
+
+Each module binds routes defined inside a service class body (``def hello(self)``)
+so that ``self`` is the running service instance. Frameworks are recognised by
+the modules their app classes come from, so ``import tiffin`` imports none of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from tiffin.context import get_current_service
+
+
+def framework_name(app: Any) -> str:
+    """``"fastapi"``, ``"starlette"``, ``"quart"`` or ``"asgi"`` for any other callable."""
+    packages = {cls.__module__.partition(".")[0] for cls in type(app).__mro__}
+    for name in ("fastapi", "quart", "starlette"):
+        if name in packages:
+            return name
+    return "asgi"
+
+
+def bind_class_routes(app: Any, owner: type) -> None:
+    """Rewrite routes of ``app`` whose endpoint is a method of ``owner`` to receive ``self``."""
+    methods = class_functions(owner)
+    if not methods:
+        return
+    framework = framework_name(app)
+    if framework == "fastapi":
+        from tiffin.frameworks import fastapi
+
+        fastapi.bind_class_routes(app, owner, methods)
+    elif framework == "starlette":
+        from tiffin.frameworks import starlette
+
+        starlette.bind_class_routes(app, owner, methods)
+    elif framework == "quart":
+        from tiffin.frameworks import quart
+
+        quart.bind_class_routes(app, owner, methods)
+
+
+def class_functions(owner: type) -> set[int]:
+    """Ids of the plain functions defined in ``owner``'s body (and its bases) taking ``self``."""
+    found = set()
+    for cls in owner.__mro__[:-1]:
+        for value in vars(cls).values():
+            if inspect.isfunction(value) and _first_parameter(value) == "self":
+                found.add(id(value))
+    return found
+
+
+def _first_parameter(func: Callable[..., Any]) -> str | None:
+    params = list(inspect.signature(func).parameters)
+    return params[0] if params else None
+
+
+def bind_to_service(func: Callable[..., Any], owner: type) -> Callable[..., Any]:
+    """A callable like ``func`` without its ``self`` parameter, called with the running instance.
+
+    The signature (annotations resolved in ``func``'s module) is what frameworks
+    inspect, so FastAPI sees the remaining path, query and body parameters and
+    never ``self``.
+    """
+    if getattr(func, "__tiffin_owner__", None) is not None:
+        return func
+
+    def instance() -> Any:
+        service = get_current_service()
+        if not isinstance(service, owner):
+            raise TypeError(
+                f"route {func.__qualname__} is defined in service class {owner.__name__!r} but "
+                f"is being served by service {type(service).__name__!r}; mount the app on "
+                f"{owner.__name__} or define the route outside the class"
+            )
+        return service
+
+    bound: Callable[..., Any]
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def bound_async(*args: Any, **kwargs: Any) -> Any:
+            return await func(instance(), *args, **kwargs)
+
+        bound = bound_async
+    else:
+
+        @functools.wraps(func)
+        def bound_sync(*args: Any, **kwargs: Any) -> Any:
+            return func(instance(), *args, **kwargs)
+
+        bound = bound_sync
+    signature = _resolved_signature(func)
+    bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    bound.__annotations__ = {
+        name: param.annotation
+        for name, param in bound.__signature__.parameters.items()  # type: ignore[attr-defined]
+        if param.annotation is not inspect.Parameter.empty
+    }
+    if signature.return_annotation is not inspect.Signature.empty:
+        bound.__annotations__["return"] = signature.return_annotation
+    bound.__tiffin_owner__ = owner  # type: ignore[attr-defined]
+    del bound.__wrapped__  # type: ignore[attr-defined]
+    return bound
+
+
+def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:
+    """``func``'s signature with string annotations evaluated where they resolve."""
+    signature = inspect.signature(func)
+    namespace = getattr(func, "__globals__", {})
+
+    def resolve(annotation: Any) -> Any:
+        if isinstance(annotation, str):
+            try:
+                return eval(annotation, namespace)  # the same lookup typing.get_type_hints does
+            except Exception:
+                return annotation
+        return annotation
+
+    params = [p.replace(annotation=resolve(p.annotation)) for p in signature.parameters.values()]
+    return signature.replace(
+        parameters=params, return_annotation=resolve(signature.return_annotation)
+    )

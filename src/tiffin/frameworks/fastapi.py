@@ -1,0 +1,40 @@
+"""FastAPI apps: rebuild routes whose endpoint is defined in a service class.
+
+FastAPI analyses an endpoint's signature when the route is created, before the
+class exists, so ``self`` would be read as a query parameter. Each such route
+is rebuilt in place, with the same options, around an endpoint without ``self``;
+its position in the route list is kept.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from tiffin.frameworks import bind_to_service
+
+
+def bind_class_routes(app: Any, owner: type, methods: set[int]) -> None:
+    router = app.router
+    changed = False
+    for index, route in enumerate(router.routes):
+        if isinstance(route, (APIRoute, APIWebSocketRoute)) and id(route.endpoint) in methods:
+            router.routes[index] = _rebuild(route, bind_to_service(route.endpoint, owner))
+            changed = True
+    if changed:
+        app.openapi_schema = None
+        mark_changed = getattr(router, "_mark_routes_changed", None)
+        if mark_changed is not None:
+            mark_changed()
+
+
+def _rebuild(route: Any, endpoint: Any) -> Any:
+    """A new route of the same class, built from the old one's stored options."""
+    route_class = type(route)
+    options = {}
+    for name, param in inspect.signature(route_class.__init__).parameters.items():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and hasattr(route, name):
+            options[name] = getattr(route, name)
+    return route_class(route.path, endpoint, **options)

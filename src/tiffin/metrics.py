@@ -1,0 +1,106 @@
+"""Prometheus metrics with BentoML's names, one registry per composed app.
+
+``endpoint`` is the route template (``/v1/items/{id}``), never the raw path, so
+the number of label values stays bounded. Mounted Starlette and FastAPI apps
+report the template of the route they matched; other mounted apps are labelled
+by their mount (``/v1/{path:path}``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ENDPOINT_SCOPE_KEY = "tiffin.endpoint"
+UNMATCHED = "unmatched"
+
+
+class ServiceMetrics:
+    """The three metric families of one composed app, in a registry of its own."""
+
+    def __init__(self, service_name: str, namespace: str) -> None:
+        self.service_name = service_name
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["endpoint", "service_name", "http_response_code"]
+        self.requests = Counter(
+            f"{namespace}_request", "Requests served", labels, registry=self.registry
+        )
+        self.duration = Histogram(
+            f"{namespace}_request_duration_seconds",
+            "Time from the request's arrival to the end of its response",
+            labels,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            f"{namespace}_request_in_progress",
+            "Requests being served",
+            ["endpoint", "service_name"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self._finished: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._running: dict[str, Any] = {}
+
+    def started(self, endpoint: str) -> Any:
+        gauge = self._running.get(endpoint)
+        if gauge is None:
+            gauge = self._running[endpoint] = self.in_progress.labels(endpoint, self.service_name)
+        gauge.inc()
+        return gauge
+
+    def finished(self, endpoint: str, status: int, seconds: float) -> None:
+        children = self._finished.get((endpoint, status))
+        if children is None:
+            labels = (endpoint, self.service_name, str(status))
+            children = (self.requests.labels(*labels), self.duration.labels(*labels))
+            self._finished[(endpoint, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class EndpointLabel:
+    """The route template of one request; the router refines it once a mounted app matched."""
+
+    __slots__ = ("template",)
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+
+
+class MetricsMiddleware:
+    def __init__(
+        self, app: ASGIApp, metrics: ServiceMetrics, template_for: Callable[[Scope], str]
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.template_for = template_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        label = EndpointLabel(self.template_for(scope))
+        scope[ENDPOINT_SCOPE_KEY] = label
+        coarse = label.template
+        gauge = self.metrics.started(coarse)
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            gauge.dec()
+            self.metrics.finished(label.template, status, time.perf_counter() - began)

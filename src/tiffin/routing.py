@@ -1,0 +1,140 @@
+"""The router of a composed app: the route table of CONTRACT section 2, first match wins.
+
+1. ``/livez`` ``/healthz`` ``/readyz`` ``/metrics`` (GET, HEAD)
+2. each ``@api`` route (POST)
+3. ``/docs.json`` ``/docs`` (GET)
+4. mounted apps, longest prefix first (any method, websockets too)
+5. ``/`` index page unless a mount claims ``/``
+
+All paths are below the service's ``path_prefix``. Matching is by dict lookups,
+so its cost does not grow with the number of APIs or mounts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
+
+from tiffin import infra
+from tiffin.api import handle_api
+from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
+from tiffin.mounts import Mount, MountTable
+from tiffin.responses import json_error
+
+if TYPE_CHECKING:
+    from tiffin.app import ServiceRuntime
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def path_in_app(scope: Scope) -> str:
+    """The request path below the server's ``root_path``."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path) :] or "/"
+    return path
+
+
+class Router:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.prefix = runtime.config.path_prefix
+        self.apis = runtime.service.apis
+        self.mounts = MountTable(runtime.service.mounts)
+        self.serves_index = self.mounts.root is None
+
+    def _inner(self, scope: Scope) -> str | None:
+        """The path below ``path_prefix``, or None when the path is outside it."""
+        path = path_in_app(scope)
+        if not self.prefix:
+            return path
+        if path == self.prefix:
+            return "/"
+        if path.startswith(self.prefix) and path[len(self.prefix)] == "/":
+            return path[len(self.prefix) :]
+        return None
+
+    def template_for(self, scope: Scope) -> str:
+        """The metrics label of a request: its route template, before any app runs."""
+        path = self._inner(scope)
+        if path is None:
+            return UNMATCHED
+        if path in infra.INFRA_HANDLERS or path in self.apis:
+            return self.prefix + path
+        mount = self.mounts.find(path)
+        if mount is not None:
+            return self.prefix + ("" if mount.path == "/" else mount.path) + "/{path:path}"
+        if path == "/" and self.serves_index:
+            return self.prefix + "/"
+        return UNMATCHED
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = self._inner(scope)
+        if path is not None and scope["type"] == "http":
+            method = scope["method"]
+            handler = infra.INFRA_HANDLERS.get(path)
+            if handler is not None:
+                if method not in READ_METHODS:
+                    await _method_not_allowed("GET, HEAD")(scope, receive, send)
+                    return
+                response = await handler(self.runtime)
+                await response(scope, receive, send)
+                return
+            spec = self.apis.get(path)
+            if spec is not None:
+                if method != "POST":
+                    await _method_not_allowed("POST")(scope, receive, send)
+                elif not self.runtime.ready:
+                    await self._not_ready(scope, receive, send)
+                else:
+                    await handle_api(spec, self.runtime, scope, receive, send)
+                return
+        mount = None if path is None else self.mounts.find(path)
+        if mount is not None:
+            if not self.runtime.ready:
+                await self._not_ready(scope, receive, send)
+                return
+            await self._call_mount(mount, scope, receive, send)
+            return
+        if path == "/" and self.serves_index and scope["type"] == "http":
+            await (await infra.index(self.runtime))(scope, receive, send)
+            return
+        await _not_found(scope, receive, send)
+
+    async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
+        outer_root = scope.get("root_path", "")
+        child = dict(scope)
+        child["root_path"] = outer_root + self.prefix + ("" if mount.path == "/" else mount.path)
+        child["state"] = dict(self.runtime.state_for(mount))  # copied per request, as servers do
+        try:
+            await mount.app(child, receive, send)
+        finally:
+            label = scope.get(ENDPOINT_SCOPE_KEY)
+            route = child.get("route")
+            path_format = getattr(route, "path_format", None)
+            if label is not None and isinstance(path_format, str):
+                label.template = child["root_path"][len(outer_root) :] + path_format
+
+    async def _not_ready(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        message = (
+            f"Service {self.runtime.service.name!r} has not started: run the app's lifespan "
+            "first (tiffin serve, uvicorn, or the tiffin_client fixture do)"
+        )
+        await json_error(503, message)(scope, receive, send)
+
+
+def _method_not_allowed(allow: str) -> PlainTextResponse:
+    return PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": allow})
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)

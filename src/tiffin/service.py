@@ -1,0 +1,228 @@
+"""``@service`` and the ``Service`` object: a class plus everything needed to serve it.
+
+A ``Service`` is a definition. ``to_asgi()`` composes a fresh ASGI app from it
+each time, so two composed apps never share state.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from tiffin.api import API_MARK, APISpec
+from tiffin.config import (
+    Metrics,
+    Resources,
+    ServiceConfig,
+    Traffic,
+    normalize_prefix,
+    parse_group,
+)
+from tiffin.exceptions import BentoMLConfigException
+from tiffin.frameworks import bind_class_routes
+from tiffin.hooks import HOOK_MARK
+from tiffin.mounts import PENDING_MOUNTS, Mount, add_mount, make_mount
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from tiffin.app import ComposedApp
+
+T = TypeVar("T")
+
+INFRA_ROUTES = ("/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/docs")
+
+
+class Service(Generic[T]):
+    """A service definition. Calling it instantiates the user class: ``MyService()``."""
+
+    def __init__(
+        self,
+        inner: type[T],
+        *,
+        name: str | None = None,
+        resources: dict[str, Any] | None = None,
+        traffic: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        path_prefix: str | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if not isinstance(inner, type):
+            raise BentoMLConfigException(
+                f"@service decorates a class, got {type(inner).__name__} {inner!r}"
+            )
+        service_name = inner.__name__ if name is None else name
+        if not isinstance(service_name, str) or not service_name:
+            raise BentoMLConfigException(
+                f"service {inner.__name__!r}: name must be a non-empty string, got {name!r}"
+            )
+        self.inner = inner
+        self.config = _build_config(
+            service_name,
+            resources=resources,
+            traffic=traffic,
+            metrics=metrics,
+            path_prefix=path_prefix,
+            workers=workers,
+            threads=threads,
+        )
+        self.apis = _collect_apis(inner, service_name)
+        self.startup_hooks = _collect_hooks(inner, "startup")
+        self.shutdown_hooks = _collect_hooks(inner, "shutdown")
+        self.middlewares: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        self.mounts: list[Mount] = []
+        for mount in inner.__dict__.get(PENDING_MOUNTS, ()):
+            self._add_mount(mount)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def __repr__(self) -> str:
+        return f"<tiffin.Service {self.name!r} of {self.inner.__module__}.{self.inner.__qualname__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
+        return self.inner(*args, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Class attributes of the user class stay reachable: MyService.some_constant.
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(self.inner, attribute)
+
+    def mount_asgi_app(self, app: ASGIApp, path: str = "/", name: str | None = None) -> None:
+        """Mount ``app`` under ``path``; routes defined in the class body get ``self``."""
+        self._add_mount(make_mount(app, path, name, where=f"service {self.name!r}"))
+
+    def _add_mount(self, mount: Mount) -> None:
+        add_mount(self.mounts, mount, service_name=self.name)
+        bind_class_routes(mount.app, self.inner)
+
+    def add_asgi_middleware(self, middleware_cls: Callable[..., ASGIApp], **options: Any) -> None:
+        """Wrap everything the service serves in ``middleware_cls(app, **options)``.
+
+        The first middleware added is the outermost of the user middlewares.
+        """
+        if not callable(middleware_cls):
+            raise BentoMLConfigException(
+                f"service {self.name!r}: add_asgi_middleware() needs a middleware class or "
+                f"callable taking (app, **options), got {type(middleware_cls).__name__} "
+                f"{middleware_cls!r}"
+            )
+        try:
+            inspect.signature(middleware_cls).bind(None, **options)
+        except TypeError as exc:
+            raise BentoMLConfigException(
+                f"service {self.name!r}: {_callable_name(middleware_cls)} does not accept "
+                f"the options {sorted(options)}: {exc}"
+            ) from None
+        except ValueError:
+            pass  # no introspectable signature (a builtin): checked when the app is composed
+        self.middlewares.append((middleware_cls, options))
+
+    def to_asgi(self, *, traffic: dict[str, Any] | None = None) -> ComposedApp:
+        """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values."""
+        from tiffin.app import ComposedApp
+
+        config = self.config
+        if traffic:
+            merged = {**config.traffic.model_dump(exclude_unset=True), **traffic}
+            config = config.model_copy(
+                update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
+            )
+        return ComposedApp(self, config)
+
+
+def _callable_name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or repr(obj)
+
+
+def _build_config(name: str, **options: Any) -> ServiceConfig:
+    for key in ("workers", "threads"):
+        value = options[key]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise BentoMLConfigException(
+                f"service {name!r}: {key} must be a positive whole number, got {value!r}"
+            )
+    return ServiceConfig(
+        name=name,
+        resources=parse_group(name, "resources", Resources, options["resources"]),
+        traffic=parse_group(name, "traffic", Traffic, options["traffic"]),
+        metrics=parse_group(name, "metrics", Metrics, options["metrics"]),
+        path_prefix=normalize_prefix(name, options["path_prefix"]),
+        workers=options["workers"],
+        **({"threads": options["threads"]} if options["threads"] is not None else {}),
+    )
+
+
+def _collect_apis(inner: type, service_name: str) -> dict[str, APISpec]:
+    """APIs by route, with their input models built now so a bad signature fails here."""
+    apis: dict[str, APISpec] = {}
+    for cls in reversed(inner.__mro__[:-1]):
+        for attribute, value in vars(cls).items():
+            spec = getattr(value, API_MARK, None)
+            if not isinstance(spec, APISpec):
+                continue
+            # A subclass that redefines an API method replaces the base class's API.
+            apis = {route: s for route, s in apis.items() if s.func.__name__ != attribute}
+            if spec.route in INFRA_ROUTES:
+                raise BentoMLConfigException(
+                    f"service {service_name!r}: API {spec.name!r} uses route {spec.route!r}, "
+                    "which is an infrastructure route; choose another route="
+                )
+            if spec.route in apis:
+                raise BentoMLConfigException(
+                    f"service {service_name!r}: APIs {apis[spec.route].name!r} and "
+                    f"{spec.name!r} both use route {spec.route!r}"
+                )
+            try:
+                spec.input_model  # noqa: B018 - built now so errors surface at definition time
+            except BentoMLConfigException as exc:
+                raise BentoMLConfigException(f"service {service_name!r}: {exc}") from None
+            apis[spec.route] = spec
+    return apis
+
+
+def _collect_hooks(inner: type, kind: str) -> list[Callable[..., Any]]:
+    """Hook methods in definition order (base classes first)."""
+    hooks: dict[str, Callable[..., Any]] = {}
+    for cls in reversed(inner.__mro__[:-1]):
+        for attribute, value in vars(cls).items():
+            if getattr(value, HOOK_MARK, None) == kind:
+                hooks[attribute] = value
+    return list(hooks.values())
+
+
+@overload
+def service(inner: type[T], /) -> Service[T]: ...
+@overload
+def service(
+    inner: None = None,
+    /,
+    *,
+    name: str | None = None,
+    resources: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    path_prefix: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+) -> Callable[[type[T]], Service[T]]: ...
+def service(inner: type[T] | None = None, /, **options: Any) -> Any:
+    """Turn a class into a service; works bare (``@service``) and with options."""
+    allowed = {"name", "resources", "traffic", "metrics", "path_prefix", "workers", "threads"}
+
+    def decorate(cls: type[T]) -> Service[T]:
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise BentoMLConfigException(
+                f"service {getattr(cls, '__name__', cls)!r}: @service got unknown argument(s) "
+                f"{', '.join(unknown)}; known arguments: {', '.join(sorted(allowed))}"
+            )
+        return Service(cls, **options)
+
+    return decorate if inner is None else decorate(inner)

@@ -1,0 +1,195 @@
+"""Traffic limits: the request timeout, the concurrency limit and the body size limit.
+
+The timeout is a timer on the event loop rather than a watchdog task: it costs
+a few microseconds per request, and when it fires before the response has
+started, the client gets its 504 at once even if the handler is stuck in a
+thread that cannot be cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tiffin.responses import json_error
+from tiffin.routing import path_in_app
+
+SLOT_SCOPE_KEY = "tiffin.slot"
+
+
+class TimeoutMiddleware:
+    """``504`` when a response has not started within ``timeout`` seconds; the handler is cancelled."""
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.message = f"Not able to process the request in {timeout:g} seconds"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = _Deadline(self, scope, receive, send)
+        timer = asyncio.get_running_loop().call_later(self.timeout, deadline.expire)
+        try:
+            await self.app(scope, receive, deadline.send)
+        except asyncio.CancelledError:
+            if not deadline.expired:
+                raise
+            _uncancel(deadline.task)
+        except Exception:
+            if not deadline.expired:
+                raise
+            # The client already has its 504; a late failure has no one to answer.
+        finally:
+            timer.cancel()
+        if deadline.responded is not None:
+            await deadline.responded
+
+
+class _Deadline:
+    def __init__(self, owner: TimeoutMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.owner = owner
+        self.scope, self.receive, self.upstream = scope, receive, send
+        self.task = asyncio.current_task()
+        self.started = False
+        self.expired = False
+        self.responded: asyncio.Task[None] | None = None
+
+    async def send(self, message: Message) -> None:
+        if self.expired:
+            return  # the client already has its 504
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.upstream(message)
+
+    def expire(self) -> None:
+        if self.started:
+            return
+        self.expired = True
+        response = json_error(504, self.owner.message)
+        self.responded = asyncio.ensure_future(response(self.scope, self.receive, self.upstream))
+        if self.task is not None:
+            self.task.cancel()
+
+
+def _uncancel(task: asyncio.Task[object] | None) -> None:
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
+
+
+class Slot:
+    """One request's claim on the concurrency limit.
+
+    A sync handler's thread holds the slot too, so a request that timed out
+    keeps it until its thread returns.
+    """
+
+    __slots__ = ("_holders", "_limiter")
+
+    def __init__(self, limiter: ConcurrencyLimitMiddleware) -> None:
+        self._limiter = limiter
+        self._holders = 1
+
+    def hold(self) -> None:
+        with self._limiter.lock:
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._limiter.lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._limiter.in_use -= 1
+
+
+class ConcurrencyLimitMiddleware:
+    """An immediate ``429`` with ``Retry-After`` past ``max_concurrency`` requests in flight."""
+
+    def __init__(self, app: ASGIApp, max_concurrency: int, exempt_paths: frozenset[str]) -> None:
+        self.app = app
+        self.max_concurrency = max_concurrency
+        self.exempt_paths = exempt_paths
+        self.in_use = 0
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or path_in_app(scope) in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        with self.lock:
+            admitted = self.in_use < self.max_concurrency
+            if admitted:
+                self.in_use += 1
+        if not admitted:
+            response = json_error(429, "Too many requests", headers={"Retry-After": "1"})
+            await response(scope, receive, send)
+            return
+        slot = Slot(self)
+        scope[SLOT_SCOPE_KEY] = slot
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slot.release()
+
+
+class BodySizeLimitMiddleware:
+    """``413`` JSON for a request body over ``max_body_size`` bytes, read no further."""
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+        self.message = f"Request body is larger than the limit of {max_body_size} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
+            await json_error(413, self.message)(scope, receive, send)
+            return
+        limit = _BodyLimit(self, scope, receive, send)
+        try:
+            await self.app(scope, limit.receive, limit.send)
+        except _BodyTooLarge:
+            if not limit.responded:
+                raise
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyLimit:
+    def __init__(
+        self, owner: BodySizeLimitMiddleware, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        self.owner = owner
+        self.scope, self.upstream_receive, self.upstream_send = scope, receive, send
+        self.received = 0
+        self.started = False
+        self.responded = False
+
+    async def receive(self) -> Message:
+        message = await self.upstream_receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.owner.max_body_size:
+                if not self.started:
+                    self.responded = True
+                    await json_error(413, self.owner.message)(
+                        self.scope, self.upstream_receive, self.upstream_send
+                    )
+                raise _BodyTooLarge
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.responded:
+            return  # the client already has its 413
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.upstream_send(message)
