@@ -132,7 +132,9 @@ class APIRuntime(Protocol):
 
     instance: Any
 
-    def run_in_thread(self, scope: Scope, func: Callable[..., Any], /, **kwargs: Any) -> Awaitable[Any]: ...
+    def run_in_thread(
+        self, scope: Scope, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Awaitable[Any]: ...
 
 
 async def handle_api(

@@ -53,7 +53,9 @@ class ServiceRuntime:
         self.instance: Any = None
         self.ready = False
         self.metrics = (
-            ServiceMetrics(config.name, config.metrics.namespace) if config.metrics.enabled else None
+            ServiceMetrics(config.name, config.metrics.namespace)
+            if config.metrics.enabled
+            else None
         )
         self.lifespan = ServiceLifespan(self)
         self._executor: ThreadPoolExecutor | None = None
@@ -72,7 +74,9 @@ class ServiceRuntime:
             self._openapi = build_openapi(self.service, self.config)
         return self._openapi
 
-    async def run_in_thread(self, scope: Scope, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    async def run_in_thread(
+        self, scope: Scope, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
         """Run a sync handler in the service's pool (``threads`` wide), in this request's context.
 
         The thread holds the request's concurrency slot until it returns, even if

@@ -47,9 +47,7 @@ class MountLifespan:
 
     async def startup(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"lifespan of mount {self.mount.path}")
-        await asyncio.wait(
-            [self._startup_answer, self._task], return_when=asyncio.FIRST_COMPLETED
-        )
+        await _first_of(self._startup_answer, self._task)
         if self._startup_answer.done():
             answer = self._startup_answer.result()
             if answer["type"] == "lifespan.startup.complete":
@@ -66,7 +64,7 @@ class MountLifespan:
         if self._task is None or not self.supported:
             return
         self._shutdown_requested.set()
-        await asyncio.wait([self._shutdown_answer, self._task], return_when=asyncio.FIRST_COMPLETED)
+        await _first_of(self._shutdown_answer, self._task)
         if self._shutdown_answer.done():
             answer = self._shutdown_answer.result()
             await self._task
@@ -103,6 +101,12 @@ class MountLifespan:
             self._startup_answer.set_result(message)
         elif kind.startswith("lifespan.shutdown.") and not self._shutdown_answer.done():
             self._shutdown_answer.set_result(message)
+
+
+async def _first_of(answer: asyncio.Future[Message], task: asyncio.Task[None]) -> None:
+    """Wait until the app answers, or its lifespan coroutine ends (returned or raised)."""
+    waiters: set[asyncio.Future[Any]] = {answer, task}
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
 
 
 async def call_hook(hook: Callable[..., Any], instance: Any) -> None:
@@ -165,7 +169,9 @@ class ServiceLifespan:
         try:
             await self.shutdown()
         except ShutdownError as exc:
-            logger.error("service %r: while rolling back a failed startup: %s", self.service.name, exc)
+            logger.error(
+                "service %r: while rolling back a failed startup: %s", self.service.name, exc
+            )
 
     async def shutdown(self) -> None:
         """Mounted apps in reverse, then ``on_shutdown`` hooks; every step runs."""
@@ -186,7 +192,9 @@ class ServiceLifespan:
                 try:
                     await call_hook(hook, self.runtime.instance)
                 except Exception as exc:
-                    logger.exception("service %r: on_shutdown hook %r failed", self.service.name, hook.__name__)
+                    logger.exception(
+                        "service %r: on_shutdown hook %r failed", self.service.name, hook.__name__
+                    )
                     failures.append(
                         f"on_shutdown hook {hook.__name__!r} raised {type(exc).__name__}: {exc}"
                     )

@@ -8,7 +8,7 @@ schema to offer and are left out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
 
@@ -52,7 +52,7 @@ def build_openapi(service: Service[Any], config: ServiceConfig) -> dict[str, Any
     for mount in service.mounts:
         if mount.framework != "fastapi":
             continue
-        document = mount.app.openapi()
+        document = cast(Any, mount.app).openapi()
         mount_prefix = prefix + ("" if mount.path == "/" else mount.path)
         for path, item in document.get("paths", {}).items():
             paths[mount_prefix + path] = item
@@ -74,7 +74,11 @@ def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
     input_schema = model.model_json_schema(ref_template=REF_TEMPLATE)
     schemas.update(input_schema.pop("$defs", {}))
     schemas[model.__name__] = input_schema
-    error = {"content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="TiffinError")}}}}
+    error = {
+        "content": {
+            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="TiffinError")}}
+        }
+    }
     return {
         "tags": ["Service APIs"],
         "operationId": spec.name,
@@ -87,7 +91,10 @@ def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "responses": {
-            "200": {"description": "Successful Response", "content": _output_content(spec, schemas)},
+            "200": {
+                "description": "Successful Response",
+                "content": _output_content(spec, schemas),
+            },
             "400": {"description": "Invalid input", **error},
             "500": {"description": "Unexpected error", **error},
         },

@@ -81,7 +81,9 @@ class Service(Generic[T]):
         return self.config.name
 
     def __repr__(self) -> str:
-        return f"<tiffin.Service {self.name!r} of {self.inner.__module__}.{self.inner.__qualname__}>"
+        return (
+            f"<tiffin.Service {self.name!r} of {self.inner.__module__}.{self.inner.__qualname__}>"
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> T:
         return self.inner(*args, **kwargs)

@@ -17,7 +17,9 @@ def load_service(target: str, *, working_dir: str | None = None) -> Service[Any]
     """``module:Service``, ``path/to/file.py:Service``, or a module holding exactly one service."""
     module_ref, _, attribute = target.partition(":")
     if not module_ref:
-        raise ImportServiceError(f"{target!r} names no module; use module:Service or file.py:Service")
+        raise ImportServiceError(
+            f"{target!r} names no module; use module:Service or file.py:Service"
+        )
     directory = working_dir or os.getcwd()
     if directory not in sys.path:
         sys.path.insert(0, directory)

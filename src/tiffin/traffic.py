@@ -21,7 +21,7 @@ SLOT_SCOPE_KEY = "tiffin.slot"
 
 
 class TimeoutMiddleware:
-    """``504`` when a response has not started within ``timeout`` seconds; the handler is cancelled."""
+    """``504`` when no response has started within ``timeout`` seconds; cancels the handler."""
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self.app = app
@@ -51,7 +51,9 @@ class TimeoutMiddleware:
 
 
 class _Deadline:
-    def __init__(self, owner: TimeoutMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self, owner: TimeoutMiddleware, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         self.owner = owner
         self.scope, self.receive, self.upstream = scope, receive, send
         self.task = asyncio.current_task()

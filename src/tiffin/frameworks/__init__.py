@@ -79,7 +79,7 @@ def bind_to_service(func: Callable[..., Any], owner: type) -> Callable[..., Any]
             )
         return service
 
-    bound: Callable[..., Any]
+    bound: Any
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
@@ -95,19 +95,17 @@ def bind_to_service(func: Callable[..., Any], owner: type) -> Callable[..., Any]
 
         bound = bound_sync
     signature = _resolved_signature(func)
-    bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=list(signature.parameters.values())[1:]
-    )
+    bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
     bound.__annotations__ = {
         name: param.annotation
-        for name, param in bound.__signature__.parameters.items()  # type: ignore[attr-defined]
+        for name, param in bound.__signature__.parameters.items()
         if param.annotation is not inspect.Parameter.empty
     }
     if signature.return_annotation is not inspect.Signature.empty:
         bound.__annotations__["return"] = signature.return_annotation
-    bound.__tiffin_owner__ = owner  # type: ignore[attr-defined]
-    del bound.__wrapped__  # type: ignore[attr-defined]
-    return bound
+    bound.__tiffin_owner__ = owner
+    del bound.__wrapped__  # frameworks must read the signature above, not func's
+    return bound  # type: ignore[no-any-return]
 
 
 def _resolved_signature(func: Callable[..., Any]) -> inspect.Signature:

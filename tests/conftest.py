@@ -1,0 +1,49 @@
+"""Shared test helpers: an in-process client over the whole lifespan, and a spy for ASGI events."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+import tiffin
+
+
+@asynccontextmanager
+async def running_client(
+    service: tiffin.Service[Any] | Any,
+    *,
+    base_url: str = "http://testserver",
+    traffic: dict[str, Any] | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Compose ``service``, run its lifespan, and yield a client over ``httpx.ASGITransport``."""
+    app = service.to_asgi(traffic=traffic) if isinstance(service, tiffin.Service) else service
+    async with LifespanManager(app, startup_timeout=10, shutdown_timeout=10) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+class FakePipeline:
+    """Stands in for ``transformers.pipeline('summarization')`` in the seed's examples."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def __call__(self, text: str) -> list[dict[str, str]]:
+        return [{"summary_text": f"summary of {len(text)} characters"}]
+
+
+@pytest.fixture
+def fake_transformers(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A ``transformers`` module whose ``pipeline`` is a tiny stand-in (no model download)."""
+    module = types.ModuleType("transformers")
+    module.pipeline = FakePipeline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "transformers", module)
+    return module
