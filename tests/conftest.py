@@ -30,20 +30,10 @@ async def running_client(
             yield client
 
 
-class FakePipeline:
-    """Stands in for ``transformers.pipeline('summarization')`` in the seed's examples."""
-
-    def __init__(self, task: str) -> None:
-        self.task = task
-
-    def __call__(self, text: str) -> list[dict[str, str]]:
-        return [{"summary_text": f"summary of {len(text)} characters"}]
-
-
 @pytest.fixture
 def fake_transformers(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     """A ``transformers`` module whose ``pipeline`` is a tiny stand-in (no model download)."""
-    module = types.ModuleType("transformers")
-    module.pipeline = FakePipeline  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "transformers", module)
-    return module
+    from tests.fake_packages import transformers
+
+    monkeypatch.setitem(sys.modules, "transformers", transformers)
+    return transformers

@@ -28,8 +28,23 @@ def tiffin_command(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def served(target: str, *args: str, cwd: Path = REPO, ready_within: float = 20.0) -> Iterator[str]:
-    """Serve ``target`` and yield its base URL once ``/readyz`` answers 200."""
+def served(
+    target: str,
+    *args: str,
+    cwd: Path = REPO,
+    ready_within: float = 20.0,
+    extra_path: Path | None = None,
+    probe_host: str | None = None,
+) -> Iterator[str]:
+    """Serve ``target`` and yield its base URL once ``/readyz`` answers 200.
+
+    ``extra_path`` goes first on the server's PYTHONPATH (for stand-in packages);
+    ``probe_host`` is the Host header of the readiness probe (for TrustedHost).
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
+    probe_headers = {"host": probe_host} if probe_host else {}
     port = free_port()
     process = subprocess.Popen(
         tiffin_command("serve", target, "--port", str(port), *args),
@@ -37,7 +52,7 @@ def served(target: str, *args: str, cwd: Path = REPO, ready_within: float = 20.0
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -47,7 +62,7 @@ def served(target: str, *args: str, cwd: Path = REPO, ready_within: float = 20.0
                 output = process.stdout.read() if process.stdout else ""
                 raise AssertionError(f"tiffin serve exited with {process.returncode}:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{base_url}/readyz", headers=probe_headers, timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(f"tiffin serve {target} was not ready in {ready_within}s")
