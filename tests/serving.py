@@ -62,7 +62,10 @@ def served(
                 output = process.stdout.read() if process.stdout else ""
                 raise AssertionError(f"tiffin serve exited with {process.returncode}:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/readyz", headers=probe_headers, timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"{base_url}/readyz", headers=probe_headers, timeout=1).status_code
+                    == 200
+                ):
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(f"tiffin serve {target} was not ready in {ready_within}s")

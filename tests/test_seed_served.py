@@ -61,7 +61,9 @@ def test_summarize_uses_the_example_input_by_default(target: str) -> None:
 def test_trusted_host_block_rejects_other_hosts_over_a_socket() -> None:
     target = "tests/seed_blocks/trusted_host_example.py:Summarization"
     with served(target, extra_path=FAKES, probe_host="example.com") as url:
-        allowed = httpx.post(f"{url}/summarize", json={"text": "abc"}, headers={"host": "example.com"})
+        allowed = httpx.post(
+            f"{url}/summarize", json={"text": "abc"}, headers={"host": "example.com"}
+        )
         sub = httpx.get(f"{url}/livez", headers={"host": "api.example.com"})
         rejected = [
             httpx.request(method, url + path, headers={"host": host}, json={"text": "abc"})

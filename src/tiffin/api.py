@@ -103,15 +103,15 @@ def api(
     **unsupported: Any,
 ) -> Any:
     """Serve a method as ``POST {prefix}/{route}`` (the route defaults to ``/{name}``)."""
-    if unsupported:
-        keys = ", ".join(sorted(unsupported))
-        raise BentoMLConfigException(
-            f"@api got unsupported argument(s) {keys}; tiffin's @api takes route= and name="
-        )
 
     def decorator(method: Callable[..., Any]) -> Callable[..., Any]:
         if not inspect.isfunction(method):
             raise BentoMLConfigException(f"@api decorates a method, got {method!r}")
+        if unsupported:
+            raise BentoMLConfigException(
+                f"API {method.__qualname__}: @api got unsupported argument(s) "
+                f"{', '.join(sorted(unsupported))}; tiffin's @api takes route= and name="
+            )
         api_name = name or method.__name__
         api_route = f"/{api_name}" if route is None else route
         if not isinstance(api_route, str) or not api_route.startswith("/"):

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tiffin import context
 from tiffin.error_guard import ErrorGuardMiddleware
 from tiffin.exceptions import StartupError
+from tiffin.frameworks import bind_class_routes
 from tiffin.infra import PROBES
 from tiffin.lifespan import ServiceLifespan, ShutdownError
 from tiffin.metrics import MetricsMiddleware, ServiceMetrics
@@ -156,6 +157,9 @@ class ComposedApp:
 
     def __init__(self, service: Service[Any], config: ServiceConfig) -> None:
         self.service = service
+        for mount in service.mounts:
+            # Again at compose time: routes added to an app after it was mounted get `self` too.
+            bind_class_routes(mount.app, service.inner)
         self.runtime = ServiceRuntime(service, config)
         self.chain = compose_chain(self.runtime)
 

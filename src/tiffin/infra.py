@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from tiffin.docs_page import docs_page
+
 if TYPE_CHECKING:
     from tiffin.app import ServiceRuntime
 
@@ -47,6 +49,10 @@ async def docs_json(runtime: ServiceRuntime) -> Response:
     return JSONResponse(runtime.openapi())
 
 
+async def docs(runtime: ServiceRuntime) -> Response:
+    return docs_page(runtime.service.name, runtime.config.path_prefix)
+
+
 async def index(runtime: ServiceRuntime) -> Response:
     prefix = runtime.config.path_prefix
     links = "".join(
@@ -66,4 +72,6 @@ INFRA_HANDLERS = {
     "/readyz": readyz,
     "/metrics": metrics,
     "/docs.json": docs_json,
+    "/docs": docs,
 }
+DOCS_ASSETS = "/docs/"

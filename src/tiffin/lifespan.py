@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tiffin")
 
 
+_NO_STATE: dict[str, Any] = {}
+
+
 class ShutdownError(Exception):
     """One or more shutdown steps failed; every step still ran."""
 
@@ -122,6 +125,7 @@ class ServiceLifespan:
         self.runtime = runtime
         self.service = runtime.service
         self.mounts: list[MountLifespan] = []
+        self._states: dict[int, dict[str, Any]] = {}  # lifespan state by id(app)
         self._instance_created = False
 
     async def startup(self) -> None:
@@ -149,21 +153,20 @@ class ServiceLifespan:
                 continue  # the same app mounted twice starts once
             started_apps.add(id(mount.app))
             lifespan = MountLifespan(mount)
-            self.mounts.append(lifespan)
             try:
                 await lifespan.startup()
             except Exception as exc:
+                lifespan.cancel()  # it never started: no shutdown, but stop its lifespan task
                 await self._rollback()
                 raise StartupError(
                     f"service {name!r} failed to start: the lifespan of the {mount.framework} "
                     f"app mounted at {mount.path!r} raised {type(exc).__name__}: {exc}"
                 ) from exc
+            self.mounts.append(lifespan)
+            self._states[id(mount.app)] = lifespan.state
 
     def state_for(self, mount: Mount) -> dict[str, Any]:
-        for lifespan in self.mounts:
-            if lifespan.mount.app is mount.app:
-                return lifespan.state
-        return {}
+        return self._states.get(id(mount.app), _NO_STATE)
 
     async def _rollback(self) -> None:
         try:
@@ -176,6 +179,7 @@ class ServiceLifespan:
     async def shutdown(self) -> None:
         """Mounted apps in reverse, then ``on_shutdown`` hooks; every step runs."""
         failures: list[str] = []
+        self._states.clear()
         while self.mounts:
             lifespan = self.mounts.pop()
             try:

@@ -19,6 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from tiffin import infra
 from tiffin.api import handle_api
+from tiffin.docs_page import docs_asset
+from tiffin.frameworks import serves_fully
 from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
@@ -64,6 +66,8 @@ class Router:
             return UNMATCHED
         if path in infra.INFRA_HANDLERS or path in self.apis:
             return self.prefix + path
+        if path.startswith(infra.DOCS_ASSETS):
+            return self.prefix + infra.DOCS_ASSETS + "{asset}"
         mount = self.mounts.find(path)
         if mount is not None:
             return self.prefix + ("" if mount.path == "/" else mount.path) + "/{path:path}"
@@ -83,15 +87,23 @@ class Router:
                 response = await handler(self.runtime)
                 await response(scope, receive, send)
                 return
+            if path.startswith(infra.DOCS_ASSETS) and method in READ_METHODS:
+                await docs_asset(path[len(infra.DOCS_ASSETS) :])(scope, receive, send)
+                return
             spec = self.apis.get(path)
             if spec is not None:
-                if method != "POST":
+                if method == "POST":
+                    if self.runtime.ready:
+                        await handle_api(spec, self.runtime, scope, receive, send)
+                    else:
+                        await self._not_ready(scope, receive, send)
+                    return
+                mount = self.mounts.find(path)
+                if mount is None or not serves_fully(
+                    mount.app, mount.framework, self._child_scope(mount, scope)
+                ):
                     await _method_not_allowed("POST")(scope, receive, send)
-                elif not self.runtime.ready:
-                    await self._not_ready(scope, receive, send)
-                else:
-                    await handle_api(spec, self.runtime, scope, receive, send)
-                return
+                    return
         mount = None if path is None else self.mounts.find(path)
         if mount is not None:
             if not self.runtime.ready:
@@ -106,9 +118,7 @@ class Router:
 
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
         outer_root = scope.get("root_path", "")
-        child = dict(scope)
-        child["root_path"] = outer_root + self.prefix + ("" if mount.path == "/" else mount.path)
-        child["state"] = dict(self.runtime.state_for(mount))  # copied per request, as servers do
+        child = self._child_scope(mount, scope)
         try:
             await mount.app(child, receive, send)
         finally:
@@ -117,6 +127,15 @@ class Router:
             path_format = getattr(route, "path_format", None)
             if label is not None and isinstance(path_format, str):
                 label.template = child["root_path"][len(outer_root) :] + path_format
+
+    def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
+        """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""
+        child = dict(scope)
+        child["root_path"] = (
+            scope.get("root_path", "") + self.prefix + ("" if mount.path == "/" else mount.path)
+        )
+        child["state"] = dict(self.runtime.state_for(mount))  # copied per request, as servers do
+        return child
 
     async def _not_ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -35,7 +35,7 @@ class TimeoutMiddleware:
         deadline = _Deadline(self, scope, receive, send)
         timer = asyncio.get_running_loop().call_later(self.timeout, deadline.expire)
         try:
-            await self.app(scope, receive, deadline.send)
+            await self.app(scope, deadline.receive, deadline.send)
         except asyncio.CancelledError:
             if not deadline.expired:
                 raise
@@ -45,9 +45,16 @@ class TimeoutMiddleware:
                 raise
             # The client already has its 504; a late failure has no one to answer.
         finally:
+            deadline.finished = True
             timer.cancel()
         if deadline.responded is not None:
             await deadline.responded
+
+
+DISCONNECT: Message = {"type": "http.disconnect"}
+# How long an app that listens for disconnects in a task of its own (Quart does) is
+# given to cancel its handler itself before its request is cancelled from outside.
+DISCONNECT_GRACE_SECONDS = 0.1
 
 
 class _Deadline:
@@ -55,11 +62,31 @@ class _Deadline:
         self, owner: TimeoutMiddleware, scope: Scope, receive: Receive, send: Send
     ) -> None:
         self.owner = owner
-        self.scope, self.receive, self.upstream = scope, receive, send
+        self.scope, self.upstream_receive, self.upstream = scope, receive, send
         self.task = asyncio.current_task()
         self.started = False
         self.expired = False
+        self.finished = False
         self.responded: asyncio.Task[None] | None = None
+        self.listeners: set[asyncio.Task[object]] = set()
+
+    async def receive(self) -> Message:
+        """The client's messages; once the deadline passed, ``http.disconnect``."""
+        if self.expired:
+            return DISCONNECT
+        task = asyncio.current_task()
+        if task is self.task or task is None:
+            return await self.upstream_receive()
+        self.listeners.add(task)
+        try:
+            return await self.upstream_receive()
+        except asyncio.CancelledError:
+            if not self.expired:
+                raise
+            _uncancel(task)
+            return DISCONNECT
+        finally:
+            self.listeners.discard(task)
 
     async def send(self, message: Message) -> None:
         if self.expired:
@@ -73,8 +100,18 @@ class _Deadline:
             return
         self.expired = True
         response = json_error(504, self.owner.message)
-        self.responded = asyncio.ensure_future(response(self.scope, self.receive, self.upstream))
-        if self.task is not None:
+        self.responded = asyncio.ensure_future(
+            response(self.scope, self.upstream_receive, self.upstream)
+        )
+        if self.listeners:
+            for listener in self.listeners:
+                listener.cancel()  # its receive() returns http.disconnect
+            asyncio.get_running_loop().call_later(DISCONNECT_GRACE_SECONDS, self._cancel_request)
+        else:
+            self._cancel_request()
+
+    def _cancel_request(self) -> None:
+        if not self.finished and self.task is not None:
             self.task.cancel()
 
 

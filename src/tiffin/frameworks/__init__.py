@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from tiffin.context import get_current_service
@@ -44,6 +44,20 @@ def bind_class_routes(app: Any, owner: type) -> None:
         quart.bind_class_routes(app, owner, methods)
 
 
+def serves_fully(app: Any, framework: str, scope: MutableMapping[str, Any]) -> bool:
+    """Whether ``app`` has a route matching ``scope`` on path and method.
+
+    Used when an ``@api`` route matched on path only: like Starlette's router,
+    a later route that matches fully wins over that partial match. Apps that
+    cannot be asked (Quart, bare ASGI callables) are taken to serve every path.
+    """
+    if framework not in ("fastapi", "starlette"):
+        return True
+    from starlette.routing import Match
+
+    return any(route.matches(dict(scope))[0] is Match.FULL for route in app.router.routes)
+
+
 def class_functions(owner: type) -> set[int]:
     """Ids of the plain functions defined in ``owner``'s body (and its bases) taking ``self``."""
     found = set()
@@ -52,6 +66,11 @@ def class_functions(owner: type) -> set[int]:
             if inspect.isfunction(value) and _first_parameter(value) == "self":
                 found.add(id(value))
     return found
+
+
+def _defines(cls: type, func: Callable[..., Any]) -> bool:
+    """Whether ``func`` was defined in the body of ``cls`` or of one of its bases."""
+    return any(func in vars(base).values() for base in cls.__mro__[:-1])
 
 
 def _first_parameter(func: Callable[..., Any]) -> str | None:
@@ -71,7 +90,7 @@ def bind_to_service(func: Callable[..., Any], owner: type) -> Callable[..., Any]
 
     def instance() -> Any:
         service = get_current_service()
-        if not isinstance(service, owner):
+        if not _defines(type(service), func):
             raise TypeError(
                 f"route {func.__qualname__} is defined in service class {owner.__name__!r} but "
                 f"is being served by service {type(service).__name__!r}; mount the app on "

@@ -17,17 +17,28 @@ from tiffin.frameworks import bind_to_service
 
 
 def bind_class_routes(app: Any, owner: type, methods: set[int]) -> None:
-    router = app.router
+    if _bind_router(app.router, owner, methods, seen=set()):
+        app.openapi_schema = None
+
+
+def _bind_router(router: Any, owner: type, methods: set[int], seen: set[int]) -> bool:
+    """Rebind matching routes of ``router`` and of the routers included into it."""
+    if id(router) in seen:
+        return False
+    seen.add(id(router))
     changed = False
     for index, route in enumerate(router.routes):
         if isinstance(route, (APIRoute, APIWebSocketRoute)) and id(route.endpoint) in methods:
             router.routes[index] = _rebuild(route, bind_to_service(route.endpoint, owner))
             changed = True
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.13x include_router
+        if included is not None:
+            changed = _bind_router(included, owner, methods, seen) or changed
     if changed:
-        app.openapi_schema = None
         mark_changed = getattr(router, "_mark_routes_changed", None)
         if mark_changed is not None:
-            mark_changed()
+            mark_changed()  # FastAPI caches the routes it derived from included routers
+    return changed
 
 
 def _rebuild(route: Any, endpoint: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Tests of routes defined inside a service class, one module per framework."""

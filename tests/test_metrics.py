@@ -1,0 +1,246 @@
+"""CONTRACT section 8: /metrics, with BentoML's family names and route-template labels."""
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+import tiffin
+from tests.conftest import running_client
+
+TOTAL = "bentoml_service_request_total"
+DURATION_COUNT = "bentoml_service_request_duration_seconds_count"
+IN_PROGRESS = "bentoml_service_request_in_progress"
+
+
+def samples(text: str, name: str) -> list[Any]:
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def value(text: str, name: str, **labels: str) -> float | None:
+    for sample in samples(text, name):
+        if all(sample.labels.get(k) == v for k, v in labels.items()):
+            return float(sample.value)
+    return None
+
+
+def items_app() -> Any:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return app
+
+
+async def test_metrics_is_prometheus_text_with_bentoml_families() -> None:
+    @tiffin.service(name="counted")
+    class Svc:
+        @tiffin.api
+        def hello(self) -> str:
+            return "hi"
+
+    async with running_client(Svc) as client:
+        await client.post("/hello")
+        await client.post("/hello")
+        response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    labels = {"endpoint": "/hello", "http_response_code": "200", "service_name": "counted"}
+    assert value(text, TOTAL, **labels) == 2.0
+    assert value(text, DURATION_COUNT, **labels) == 2.0
+    assert value(text, IN_PROGRESS, endpoint="/metrics", service_name="counted") == 1.0
+    assert value(text, IN_PROGRESS, endpoint="/hello", service_name="counted") == 0.0
+
+
+async def test_status_codes_are_labelled_separately() -> None:
+    @tiffin.service(name="codes")
+    class Svc:
+        @tiffin.api
+        def need(self, n: int) -> int:
+            return n
+
+    async with running_client(Svc) as client:
+        await client.post("/need", json={"n": 1})
+        await client.post("/need", json={"n": "x"})
+        await client.post("/need", json={"n": "y"})
+        text = (await client.get("/metrics")).text
+
+    assert value(text, TOTAL, endpoint="/need", http_response_code="200") == 1.0
+    assert value(text, TOTAL, endpoint="/need", http_response_code="400") == 2.0
+
+
+async def test_endpoint_is_the_route_template_of_a_mounted_fastapi_route() -> None:
+    @tiffin.service
+    @tiffin.mount_asgi_app(items_app(), path="/v1")
+    class Svc:
+        pass
+
+    async with running_client(Svc) as client:
+        for item_id in (1, 2, 3):
+            assert (await client.get(f"/v1/items/{item_id}")).status_code == 200
+        text = (await client.get("/metrics")).text
+
+    assert value(text, TOTAL, endpoint="/v1/items/{item_id}", http_response_code="200") == 3.0
+    endpoints = {sample.labels["endpoint"] for sample in samples(text, TOTAL)}
+    assert not any(
+        endpoint.startswith("/v1/items/") and "{" not in endpoint for endpoint in endpoints
+    )
+
+
+async def test_endpoint_is_the_route_template_of_a_mounted_starlette_route() -> None:
+    async def item(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.path_params["item_id"])
+
+    starlette_app = Starlette(routes=[Route("/items/{item_id}", item)])
+
+    @tiffin.service
+    @tiffin.mount_asgi_app(starlette_app, path="/s")
+    class Svc:
+        pass
+
+    async with running_client(Svc) as client:
+        assert (await client.get("/s/items/a")).text == "a"
+        assert (await client.get("/s/items/b")).text == "b"
+        text = (await client.get("/metrics")).text
+
+    assert value(text, TOTAL, endpoint="/s/items/{item_id}", http_response_code="200") == 2.0
+
+
+async def test_timeouts_and_throttled_requests_are_counted() -> None:
+    entered = asyncio.Event()
+
+    @tiffin.service(traffic={"timeout": 0.2, "max_concurrency": 1})
+    class Slow:
+        @tiffin.api
+        async def wait(self) -> str:
+            entered.set()
+            await asyncio.sleep(10)
+            return "late"
+
+    async with running_client(Slow) as client:
+        slow = asyncio.create_task(client.post("/wait"))
+        await asyncio.wait_for(entered.wait(), 5)
+        throttled = await client.post("/wait")
+        timed_out = await slow
+        text = (await client.get("/metrics")).text
+
+    assert (throttled.status_code, timed_out.status_code) == (429, 504)
+    assert value(text, TOTAL, endpoint="/wait", http_response_code="429") == 1.0
+    assert value(text, TOTAL, endpoint="/wait", http_response_code="504") == 1.0
+
+
+async def test_endpoint_template_includes_the_path_prefix() -> None:
+    @tiffin.service(path_prefix="/pp")
+    @tiffin.mount_asgi_app(items_app(), path="/v1")
+    class Svc:
+        pass
+
+    async with running_client(Svc) as client:
+        await client.get("/pp/v1/items/7")
+        await client.get("/pp/v1/items/8")
+        text = (await client.get("/pp/metrics")).text
+
+    assert value(text, TOTAL, endpoint="/pp/v1/items/{item_id}", http_response_code="200") == 2.0
+
+
+async def test_unmatched_paths_share_one_label() -> None:
+    @tiffin.service
+    class Svc:
+        pass
+
+    async with running_client(Svc) as client:
+        for path in ("/nope", "/other/thing", "/a/b/c"):
+            assert (await client.get(path)).status_code == 404
+        text = (await client.get("/metrics")).text
+
+    not_found = [s for s in samples(text, TOTAL) if s.labels["http_response_code"] == "404"]
+    assert len(not_found) == 1
+    assert not_found[0].value == 3.0
+    assert not_found[0].labels["endpoint"] not in ("/nope", "/other/thing", "/a/b/c")
+
+
+async def test_two_composed_apps_count_only_their_own_requests() -> None:
+    @tiffin.service(name="shared")
+    class Svc:
+        @tiffin.api
+        def hello(self) -> str:
+            return "hi"
+
+    first, second = Svc.to_asgi(), Svc.to_asgi()
+    async with running_client(first) as one, running_client(second) as two:
+        for _ in range(3):
+            await one.post("/hello")
+        await two.post("/hello")
+        first_text = (await one.get("/metrics")).text
+        second_text = (await two.get("/metrics")).text
+
+    assert value(first_text, TOTAL, endpoint="/hello", service_name="shared") == 3.0
+    assert value(second_text, TOTAL, endpoint="/hello", service_name="shared") == 1.0
+
+
+async def test_metrics_work_without_a_multiprocess_directory(monkeypatch: Any) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.delenv("prometheus_multiproc_dir", raising=False)
+
+    @tiffin.service
+    class Svc:
+        @tiffin.api
+        def hello(self) -> str:
+            return "hi"
+
+    async with running_client(Svc) as client:
+        await client.post("/hello")
+        response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert value(response.text, TOTAL, endpoint="/hello") == 1.0
+
+
+async def test_namespace_changes_the_prefix_of_every_family() -> None:
+    @tiffin.service(metrics={"namespace": "x"})
+    class Svc:
+        @tiffin.api
+        def hello(self) -> str:
+            return "hi"
+
+    async with running_client(Svc) as client:
+        await client.post("/hello")
+        text = (await client.get("/metrics")).text
+
+    assert value(text, "x_request_total", endpoint="/hello") == 1.0
+    assert value(text, "x_request_duration_seconds_count", endpoint="/hello") == 1.0
+    assert value(text, "x_request_in_progress", endpoint="/metrics") == 1.0
+    assert "bentoml_service_request" not in text
+
+
+async def test_metrics_count_requests_that_arrived_before_startup_finished() -> None:
+    @tiffin.service(name="early")
+    class Svc:
+        @tiffin.api
+        def hello(self) -> str:
+            return "hi"
+
+    app = Svc.to_asgi()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        early = await client.post("/hello")
+        async with app.running():
+            text = (await client.get("/metrics")).text
+
+    assert early.status_code == 503
+    assert value(text, TOTAL, endpoint="/hello", http_response_code="503") == 1.0
