@@ -12,6 +12,7 @@ import pytest
 from starlette.responses import Response
 
 import tiffin
+from tests.asgi import call_http
 from tests.conftest import running_client
 from tiffin import exceptions
 
@@ -21,41 +22,6 @@ GENERIC = {"error": "An unexpected error has occurred, please check the server l
 class Point(pydantic.BaseModel):
     x: int
     y: int = 0
-
-
-async def call_app(app: Any, path: str, body: bytes, on_send: Any) -> list[dict[str, Any]]:
-    """POST ``body`` to a composed app directly; return the messages it sent."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())],
-    }
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(5)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        await on_send(message)
-
-    await asyncio.wait_for(app(scope, receive, send), timeout=5)
-    return sent
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -279,7 +245,7 @@ async def test_an_async_generator_streams_chunk_by_chunk() -> None:
 
     app = Svc.to_asgi()
     async with app.running():
-        sent = await call_app(app, "/stream", b"{}", on_send)
+        sent = await call_http(app, "POST", "/stream", b"{}", on_send)
 
     assert sent[0]["status"] == 200
     bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
@@ -304,7 +270,7 @@ async def test_a_sync_generator_streams_chunk_by_chunk() -> None:
 
     app = Svc.to_asgi()
     async with app.running():
-        sent = await call_app(app, "/stream", b"{}", on_send)
+        sent = await call_http(app, "POST", "/stream", b"{}", on_send)
 
     assert sent[0]["status"] == 200
     bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,24 +14,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 from quart import Quart
 
 import tiffin
+from tests.asgi import metric_value
 from tests.conftest import running_client
+from tests.serving import free_port
 from tiffin import exceptions
 
 GATE_TIMEOUT = 5
-
-
-def total(text: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "bentoml_service_request_total" and all(
-                sample.labels.get(k) == v for k, v in labels.items()
-            ):
-                return float(sample.value)
-    return None
 
 
 async def test_inside_class_routes_get_self_for_quart_through_the_method_form() -> None:
@@ -241,15 +231,20 @@ async def test_metrics_use_route_templates_and_a_registry_per_app(monkeypatch: A
         first_text = (await one.get("/metrics")).text
         second_text = (await two.get("/metrics")).text
 
-    assert total(first_text, endpoint="/v1/items/{item_id}", http_response_code="200") == 2.0
-    assert total(first_text, endpoint="/v1/items/1") is None
-    assert total(second_text, endpoint="/v1/items/{item_id}") is None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    assert (
+        metric_value(
+            first_text,
+            "bentoml_service_request_total",
+            endpoint="/v1/items/{item_id}",
+            http_response_code="200",
+        )
+        == 2.0
+    )
+    assert metric_value(first_text, "bentoml_service_request_total", endpoint="/v1/items/1") is None
+    assert (
+        metric_value(second_text, "bentoml_service_request_total", endpoint="/v1/items/{item_id}")
+        is None
+    )
 
 
 def test_serve_timeout_is_honoured(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 import tiffin
+from tests.asgi import metric_value
 from tests.conftest import running_client
 
 TOTAL = "bentoml_service_request_total"
@@ -26,13 +27,6 @@ def samples(text: str, name: str) -> list[Any]:
         for sample in family.samples
         if sample.name == name
     ]
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    for sample in samples(text, name):
-        if all(sample.labels.get(k) == v for k, v in labels.items()):
-            return float(sample.value)
-    return None
 
 
 def items_app() -> Any:
@@ -61,10 +55,10 @@ async def test_metrics_is_prometheus_text_with_bentoml_families() -> None:
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     labels = {"endpoint": "/hello", "http_response_code": "200", "service_name": "counted"}
-    assert value(text, TOTAL, **labels) == 2.0
-    assert value(text, DURATION_COUNT, **labels) == 2.0
-    assert value(text, IN_PROGRESS, endpoint="/metrics", service_name="counted") == 1.0
-    assert value(text, IN_PROGRESS, endpoint="/hello", service_name="counted") == 0.0
+    assert metric_value(text, TOTAL, **labels) == 2.0
+    assert metric_value(text, DURATION_COUNT, **labels) == 2.0
+    assert metric_value(text, IN_PROGRESS, endpoint="/metrics", service_name="counted") == 1.0
+    assert metric_value(text, IN_PROGRESS, endpoint="/hello", service_name="counted") == 0.0
 
 
 async def test_status_codes_are_labelled_separately() -> None:
@@ -80,8 +74,8 @@ async def test_status_codes_are_labelled_separately() -> None:
         await client.post("/need", json={"n": "y"})
         text = (await client.get("/metrics")).text
 
-    assert value(text, TOTAL, endpoint="/need", http_response_code="200") == 1.0
-    assert value(text, TOTAL, endpoint="/need", http_response_code="400") == 2.0
+    assert metric_value(text, TOTAL, endpoint="/need", http_response_code="200") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/need", http_response_code="400") == 2.0
 
 
 async def test_endpoint_is_the_route_template_of_a_mounted_fastapi_route() -> None:
@@ -95,7 +89,9 @@ async def test_endpoint_is_the_route_template_of_a_mounted_fastapi_route() -> No
             assert (await client.get(f"/v1/items/{item_id}")).status_code == 200
         text = (await client.get("/metrics")).text
 
-    assert value(text, TOTAL, endpoint="/v1/items/{item_id}", http_response_code="200") == 3.0
+    assert (
+        metric_value(text, TOTAL, endpoint="/v1/items/{item_id}", http_response_code="200") == 3.0
+    )
     endpoints = {sample.labels["endpoint"] for sample in samples(text, TOTAL)}
     assert not any(
         endpoint.startswith("/v1/items/") and "{" not in endpoint for endpoint in endpoints
@@ -118,7 +114,7 @@ async def test_endpoint_is_the_route_template_of_a_mounted_starlette_route() -> 
         assert (await client.get("/s/items/b")).text == "b"
         text = (await client.get("/metrics")).text
 
-    assert value(text, TOTAL, endpoint="/s/items/{item_id}", http_response_code="200") == 2.0
+    assert metric_value(text, TOTAL, endpoint="/s/items/{item_id}", http_response_code="200") == 2.0
 
 
 async def test_timeouts_and_throttled_requests_are_counted() -> None:
@@ -140,8 +136,8 @@ async def test_timeouts_and_throttled_requests_are_counted() -> None:
         text = (await client.get("/metrics")).text
 
     assert (throttled.status_code, timed_out.status_code) == (429, 504)
-    assert value(text, TOTAL, endpoint="/wait", http_response_code="429") == 1.0
-    assert value(text, TOTAL, endpoint="/wait", http_response_code="504") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/wait", http_response_code="429") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/wait", http_response_code="504") == 1.0
 
 
 async def test_endpoint_template_includes_the_path_prefix() -> None:
@@ -155,7 +151,10 @@ async def test_endpoint_template_includes_the_path_prefix() -> None:
         await client.get("/pp/v1/items/8")
         text = (await client.get("/pp/metrics")).text
 
-    assert value(text, TOTAL, endpoint="/pp/v1/items/{item_id}", http_response_code="200") == 2.0
+    assert (
+        metric_value(text, TOTAL, endpoint="/pp/v1/items/{item_id}", http_response_code="200")
+        == 2.0
+    )
 
 
 async def test_unmatched_paths_share_one_label() -> None:
@@ -189,8 +188,8 @@ async def test_two_composed_apps_count_only_their_own_requests() -> None:
         first_text = (await one.get("/metrics")).text
         second_text = (await two.get("/metrics")).text
 
-    assert value(first_text, TOTAL, endpoint="/hello", service_name="shared") == 3.0
-    assert value(second_text, TOTAL, endpoint="/hello", service_name="shared") == 1.0
+    assert metric_value(first_text, TOTAL, endpoint="/hello", service_name="shared") == 3.0
+    assert metric_value(second_text, TOTAL, endpoint="/hello", service_name="shared") == 1.0
 
 
 async def test_metrics_work_without_a_multiprocess_directory(monkeypatch: Any) -> None:
@@ -208,7 +207,7 @@ async def test_metrics_work_without_a_multiprocess_directory(monkeypatch: Any) -
         response = await client.get("/metrics")
 
     assert response.status_code == 200
-    assert value(response.text, TOTAL, endpoint="/hello") == 1.0
+    assert metric_value(response.text, TOTAL, endpoint="/hello") == 1.0
 
 
 async def test_namespace_changes_the_prefix_of_every_family() -> None:
@@ -222,9 +221,9 @@ async def test_namespace_changes_the_prefix_of_every_family() -> None:
         await client.post("/hello")
         text = (await client.get("/metrics")).text
 
-    assert value(text, "x_request_total", endpoint="/hello") == 1.0
-    assert value(text, "x_request_duration_seconds_count", endpoint="/hello") == 1.0
-    assert value(text, "x_request_in_progress", endpoint="/metrics") == 1.0
+    assert metric_value(text, "x_request_total", endpoint="/hello") == 1.0
+    assert metric_value(text, "x_request_duration_seconds_count", endpoint="/hello") == 1.0
+    assert metric_value(text, "x_request_in_progress", endpoint="/metrics") == 1.0
     assert "bentoml_service_request" not in text
 
 
@@ -243,4 +242,4 @@ async def test_metrics_count_requests_that_arrived_before_startup_finished() -> 
             text = (await client.get("/metrics")).text
 
     assert early.status_code == 503
-    assert value(text, TOTAL, endpoint="/hello", http_response_code="503") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/hello", http_response_code="503") == 1.0

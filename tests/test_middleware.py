@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, WebSocket
-from prometheus_client.parser import text_string_to_metric_families
 from quart import Quart, websocket
 from starlette.applications import Starlette
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -22,6 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket as StarletteWebSocket
 
 import tiffin
+from tests.asgi import drive_websocket, metric_value
 from tests.conftest import running_client
 
 Events = list[str]
@@ -145,47 +145,6 @@ def service_with_two_recorders(events: Events, **service_options: Any) -> Any:
     Recorded.add_asgi_middleware(EventRecorder, events=events, name="mw1")
     Recorded.add_asgi_middleware(EventRecorder, events=events, name="mw2")
     return Recorded
-
-
-def websocket_scope(path: str, host: str = "testserver") -> dict[str, Any]:
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", host.encode())],
-        "subprotocols": [],
-        "state": {},
-    }
-
-
-async def drive_websocket(app: Any, path: str, host: str = "testserver") -> list[dict[str, Any]]:
-    """Connect, then disconnect once the app has closed; return what the app sent."""
-    sent: list[dict[str, Any]] = []
-    closed = asyncio.Event()
-    connected = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal connected
-        if not connected:
-            connected = True
-            return {"type": "websocket.connect"}
-        await closed.wait()
-        return {"type": "websocket.disconnect", "code": 1000}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "websocket.close":
-            closed.set()
-
-    await asyncio.wait_for(app(websocket_scope(path, host), receive, send), timeout=5)
-    return sent
 
 
 # --- order ---------------------------------------------------------------------------
@@ -368,14 +327,6 @@ async def test_trusted_host_rejects_a_404_too() -> None:
 
     assert response.status_code == 400
     assert response.text == "Invalid host header"
-
-
-def metric_value(text: str, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return None
 
 
 async def test_a_response_made_by_user_middleware_is_counted_in_metrics() -> None:

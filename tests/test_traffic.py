@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from quart import Quart
 
 import tiffin
+from tests.asgi import call_http
 from tests.conftest import running_client
 
 GATE_TIMEOUT = 5  # a safety net so a broken test fails instead of hanging
@@ -19,43 +20,6 @@ GATE_TIMEOUT = 5  # a safety net so a broken test fails instead of hanging
 
 def timeout_body(number: str) -> dict[str, str]:
     return {"error": f"Not able to process the request in {number} seconds"}
-
-
-async def call_app(app: Any, method: str, path: str, on_send: Any = None) -> list[dict[str, Any]]:
-    """Drive a composed app directly with one http request; return the messages it sent."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "state": {},
-    }
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(GATE_TIMEOUT)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if on_send is not None:
-            on_send(message)
-
-    await asyncio.wait_for(app(scope, receive, send), timeout=GATE_TIMEOUT)
-    return sent
 
 
 # --- timeout -----------------------------------------------------------------------------
@@ -123,7 +87,7 @@ async def test_timeout_answers_504_while_a_sync_api_is_still_blocked() -> None:
 
     app = Slow.to_asgi()
     async with app.running():
-        sent = await call_app(app, "POST", "/wait", on_send)
+        sent = await call_http(app, "POST", "/wait", on_send=on_send)
         await asyncio.to_thread(returned.wait, GATE_TIMEOUT)
 
     # the 504 went out while the thread was still blocked; nothing else reached the client
@@ -184,7 +148,7 @@ async def test_timeout_covers_a_mounted_fastapi_sync_route() -> None:
 
     app = Mounted.to_asgi()
     async with app.running():
-        sent = await call_app(app, "GET", "/v1/slow", on_send)
+        sent = await call_http(app, "GET", "/v1/slow", on_send=on_send)
         await asyncio.to_thread(returned.wait, GATE_TIMEOUT)
 
     assert events == ["response 504", "handler returned"]

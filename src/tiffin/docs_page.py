@@ -1,12 +1,14 @@
 """The Swagger UI page at ``/docs``, served from files installed with the package.
 
-The assets come from the ``swagger-ui-bundle`` package, so the page works
-offline: no CDN is ever asked for anything.
+The assets are the static files of the ``swagger-ui-py`` package (Swagger UI 5,
+which renders OpenAPI 3.1), so the page works offline: no CDN is ever asked for
+anything. Only the files are used; the package itself is never imported.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 from pathlib import Path
 
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
@@ -23,9 +25,10 @@ ASSETS = frozenset(
 
 
 def _assets_dir() -> Path:
-    import swagger_ui_bundle
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the Swagger UI files are missing: pip install swagger-ui-py")
+    return Path(next(iter(spec.submodule_search_locations)), "static")
 
 
 def docs_page(title: str, prefix: str) -> HTMLResponse:

@@ -4,19 +4,42 @@
 the number of label values stays bounded. Mounted Starlette and FastAPI apps
 report the template of the route they matched; other mounted apps are labelled
 by their mount (``/v1/{path:path}``).
+
+Under ``tiffin serve --workers N`` the metrics live in prometheus_client's
+multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is set (by ``tiffin serve``)
+before any worker starts, every worker writes its values there, and ``/metrics``
+in any worker reads all of them. Without that variable each composed app keeps
+a registry of its own, so two apps in one process never collide.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENDPOINT_SCOPE_KEY = "tiffin.endpoint"
 UNMATCHED = "unmatched"
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The directory every worker writes its metrics to, when serving with several workers."""
+    return os.environ.get(MULTIPROCESS_DIR_ENV) or None
+
+
+def mark_worker_stopped(pid: int | None = None) -> None:
+    """Drop a stopped worker's live gauges (``in_progress``) from the shared directory."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        prometheus_multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
+            pid or os.getpid(), directory
+        )
 
 
 class ServiceMetrics:
@@ -24,6 +47,7 @@ class ServiceMetrics:
 
     def __init__(self, service_name: str, namespace: str) -> None:
         self.service_name = service_name
+        self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ["endpoint", "service_name", "http_response_code"]
         self.requests = Counter(
@@ -62,7 +86,13 @@ class ServiceMetrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        aggregate = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            aggregate, path=self.multiprocess_dir
+        )
+        return generate_latest(aggregate)
 
 
 class EndpointLabel:

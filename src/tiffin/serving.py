@@ -1,16 +1,49 @@
-"""``tiffin serve``: find the service a TARGET names and serve it with uvicorn."""
+"""``tiffin serve``: find the service a TARGET names and serve it with uvicorn.
+
+One worker: the composed app runs in this process. Several workers (or
+``--reload``): uvicorn's own supervisors start the worker processes, and each
+builds its app with :func:`app_from_environment` (an import string is what
+uvicorn needs to start a worker), which reads the TARGET from environment
+variables this process sets. For several workers a temporary directory for
+prometheus_client's multiprocess mode is made before the workers start and
+removed after they stop, so ``/metrics`` in any worker reports all of them.
+
+SIGTERM and SIGINT drain: uvicorn stops accepting, lets requests in flight
+finish (at most ``graceful_timeout`` seconds), runs the lifespan shutdown
+(mounted apps, then ``on_shutdown`` hooks), and the command exits 0.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import logging
 import os
+import shutil
+import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from tiffin.exceptions import ImportServiceError
+from tiffin.exceptions import BentoMLConfigException, ImportServiceError
 from tiffin.service import Service
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TARGET_ENV = "TIFFIN_SERVE_TARGET"
+WORKING_DIR_ENV = "TIFFIN_SERVE_WORKING_DIR"
+TIMEOUT_ENV = "TIFFIN_SERVE_TIMEOUT"
+FACTORY = "tiffin.serving:app_from_environment"
+DEFAULT_GRACEFUL_TIMEOUT = 30
+STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
+
+logger = logging.getLogger("tiffin")
 
 
 def load_service(target: str, *, working_dir: str | None = None) -> Service[Any]:
@@ -75,20 +108,200 @@ def _services_in(module: Any) -> dict[str, Service[Any]]:
     return {name: value for name, value in vars(module).items() if isinstance(value, Service)}
 
 
-def serve(
-    service: Service[Any],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 3000,
-    timeout: float | None = None,
-    log_level: str = "info",
-) -> None:
+@dataclass(frozen=True)
+class ServeOptions:
+    target: str
+    host: str = "127.0.0.1"
+    port: int = 3000
+    workers: int | None = None
+    timeout: float | None = None
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
+    reload: bool = False
+    log_level: str = "info"
+    working_dir: str | None = None
+
+
+def worker_count(service: Service[Any], requested: int | None) -> int:
+    """``--workers``, else the service's ``workers``, else its ``resources["cpu"]``, else 1."""
+    if requested is not None:
+        if requested < 1:
+            raise BentoMLConfigException(f"--workers must be at least 1, got {requested}")
+        return requested
+    config = service.config
+    return config.workers or config.resources.cpu_count() or 1
+
+
+def serve(options: ServeOptions) -> int:
+    """Serve ``options.target`` until SIGTERM or SIGINT; the exit status of ``tiffin serve``."""
     import uvicorn
 
-    traffic = {"timeout": timeout} if timeout is not None else None
-    app = service.to_asgi(traffic=traffic)
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level)
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise SystemExit(3)  # startup failed; the error is already logged
+    from tiffin.banner import startup_banner
+
+    working_dir = os.path.abspath(options.working_dir or os.getcwd())
+    service = load_service(options.target, working_dir=working_dir)
+    workers = worker_count(service, options.workers)
+    if options.reload and workers > 1:
+        raise BentoMLConfigException(
+            f"--reload serves with one worker, but {workers} workers were asked for; "
+            "drop --workers (or --reload)"
+        )
+    if options.log_level in ("debug", "info"):
+        banner = startup_banner(
+            service, target=options.target, host=options.host, port=options.port, workers=workers
+        )
+        print(banner, file=sys.stderr, flush=True)
+
+    common: dict[str, Any] = {
+        "host": options.host,
+        "port": options.port,
+        "lifespan": "on",
+        "log_level": options.log_level,
+        "timeout_graceful_shutdown": options.graceful_timeout,
+    }
+    if workers == 1 and not options.reload:
+        traffic = {"timeout": options.timeout} if options.timeout is not None else None
+        config = uvicorn.Config(service.to_asgi(traffic=traffic), **common)
+        return _run_server(uvicorn.Server(config))
+
+    with _worker_environment(options, working_dir, metrics=workers > 1):
+        config = uvicorn.Config(
+            FACTORY,
+            factory=True,
+            workers=workers,
+            reload=options.reload,
+            reload_dirs=_reload_dirs(options.target, working_dir) if options.reload else None,
+            **common,
+        )
+        return _run_supervised(config)
+
+
+def app_from_environment() -> ASGIApp:
+    """The app of one worker process: the TARGET that ``tiffin serve`` put in the environment."""
+    target = os.environ.get(TARGET_ENV)
+    if not target:
+        raise ImportServiceError(
+            f"{TARGET_ENV} is not set; start workers with `tiffin serve TARGET --workers N`"
+        )
+    service = load_service(target, working_dir=os.environ.get(WORKING_DIR_ENV))
+    timeout = os.environ.get(TIMEOUT_ENV)
+    app = service.to_asgi(traffic={"timeout": float(timeout)} if timeout else None)
+    return WorkerApp(app)
+
+
+class WorkerApp:
+    """A worker's composed app; once its shutdown completes, its live gauges are dropped."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_then_forget(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                from tiffin.metrics import mark_worker_stopped
+
+                mark_worker_stopped()
+            await send(message)
+
+        await self.app(scope, receive, send_then_forget)
+
+
+def _run_server(server: Any) -> int:
+    with _exit_zero_on_stop_signals():
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE  # a failed startup is already logged
+
+
+def _run_supervised(config: Any) -> int:
+    from uvicorn.supervisors import ChangeReload, Multiprocess
+
+    sock = config.bind_socket()
+    try:
+        if config.should_reload:
+            from uvicorn import Server
+
+            ChangeReload(config, target=Server(config).run, sockets=[sock]).run()
+            return 0
+        supervisor = _draining_supervisor(Multiprocess)(config, sockets=[sock])
+        supervisor.run()
+    finally:
+        sock.close()
+    failed = [process for process in supervisor.processes if process.exitcode == STARTUP_FAILURE]
+    return STARTUP_FAILURE if failed else 0
+
+
+def _draining_supervisor(base: Any) -> Any:
+    """uvicorn's ``Multiprocess``, closing its copy of the listening socket when it stops.
+
+    Otherwise the kernel would keep queueing new connections on the supervisor's
+    copy while the workers drain, and reset them only when it exits.
+    """
+
+    class DrainingMultiprocess(base):  # type: ignore[misc]
+        def terminate_all(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    return DrainingMultiprocess
+
+
+@contextlib.contextmanager
+def _exit_zero_on_stop_signals() -> Iterator[None]:
+    """uvicorn re-raises SIGTERM/SIGINT after draining; by then stopping is a success."""
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _worker_environment(
+    options: ServeOptions, working_dir: str, *, metrics: bool
+) -> Iterator[None]:
+    """Set what the workers read, make the shared metrics directory; undo both afterwards."""
+    from tiffin.metrics import MULTIPROCESS_DIR_ENV
+
+    saved = {
+        key: os.environ.get(key)
+        for key in (TARGET_ENV, WORKING_DIR_ENV, TIMEOUT_ENV, MULTIPROCESS_DIR_ENV)
+    }
+    made: str | None = None
+    os.environ[TARGET_ENV] = options.target
+    os.environ[WORKING_DIR_ENV] = working_dir
+    if options.timeout is not None:
+        os.environ[TIMEOUT_ENV] = repr(options.timeout)
+    else:
+        os.environ.pop(TIMEOUT_ENV, None)
+    if metrics and not os.environ.get(MULTIPROCESS_DIR_ENV):
+        made = tempfile.mkdtemp(prefix="tiffin-metrics-")
+        os.environ[MULTIPROCESS_DIR_ENV] = made
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _reload_dirs(target: str, working_dir: str) -> list[str]:
+    module_ref = target.partition(":")[0]
+    directories = [working_dir]
+    if module_ref.endswith(".py"):
+        parent = str(Path(working_dir, module_ref).resolve().parent)
+        if parent not in directories:
+            directories.append(parent)
+    return directories

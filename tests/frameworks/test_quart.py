@@ -4,44 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgi_lifespan import LifespanManager
 from quart import Quart, websocket
-from starlette.types import ASGIApp, Message
 
 import tiffin
+from tests.asgi import drive_websocket
 from tests.conftest import running_client
-
-
-async def drive_websocket(app: ASGIApp, path: str, texts: list[str]) -> list[Message]:
-    """Run one websocket session against ``app`` (lifespan included); return what it sent."""
-    incoming: list[Message] = [{"type": "websocket.connect"}]
-    incoming += [{"type": "websocket.receive", "text": text} for text in texts]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 1234),
-        "subprotocols": [],
-        "extensions": {},
-    }
-    async with LifespanManager(app) as manager:
-        await manager.app(scope, receive, send)
-    return sent
 
 
 async def test_async_view_gets_the_running_instance() -> None:
@@ -125,7 +92,9 @@ async def test_websocket_view_gets_the_running_instance() -> None:
             text = await websocket.receive()
             await websocket.send(f"{self.name} got {text}")
 
-    sent = await drive_websocket(Svc.to_asgi(), "/v1/ws", ["hi"])
+    app = Svc.to_asgi()
+    async with app.running():
+        sent = await drive_websocket(app, "/v1/ws", ["hi"])
     assert [message["type"] for message in sent] == [
         "websocket.accept",
         "websocket.send",

@@ -4,46 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message
 from starlette.websockets import WebSocket
 
 import tiffin
+from tests.asgi import drive_websocket
 from tests.conftest import running_client
-
-
-async def drive_websocket(app: ASGIApp, path: str, texts: list[str]) -> list[Message]:
-    """Run one websocket session against ``app`` (lifespan included); return what it sent."""
-    incoming: list[Message] = [{"type": "websocket.connect"}]
-    incoming += [{"type": "websocket.receive", "text": text} for text in texts]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 1234),
-        "subprotocols": [],
-    }
-    async with LifespanManager(app) as manager:
-        await manager.app(scope, receive, send)
-    return sent
 
 
 async def test_add_route_in_class_body_gets_the_running_instance() -> None:
@@ -138,7 +107,9 @@ async def test_websocket_route_gets_the_running_instance() -> None:
 
         app.router.add_websocket_route("/ws", chat)
 
-    sent = await drive_websocket(Svc.to_asgi(), "/v1/ws", ["hi"])
+    app = Svc.to_asgi()
+    async with app.running():
+        sent = await drive_websocket(app, "/v1/ws", ["hi"])
     assert [message["type"] for message in sent] == [
         "websocket.accept",
         "websocket.send",

@@ -1,0 +1,311 @@
+"""The pytest plugin (entry point ``tiffin``): options, markers and fixtures.
+
+Fixtures:
+- ``tiffin_client_factory``: ``async with tiffin_client_factory(MyService, **overrides) as c``.
+- ``tiffin_client``: a client for ``@pytest.mark.tiffin_service(MyService, **overrides)`` or
+  for the service an overridden ``tiffin_service`` fixture returns.
+- ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
+- ``tiffin_transport``: ``"inprocess"`` or ``"live"`` (option, ini key, marker, or parametrize).
+
+``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
+(strict or auto, any loop scope) or anyio (asyncio backend).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import httpx
+import pytest
+
+import tiffin
+from tiffin.exceptions import StartupError
+from tiffin.service import Service
+from tiffin.testing import loops
+from tiffin.testing.factory import TRANSPORTS, HarnessSettings, ServiceClient
+from tiffin.testing.live import LiveServer
+
+_CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
+_FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tiffin", "tiffin service harness")
+    group.addoption(
+        "--tiffin-transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="run tiffin_client over 'inprocess' (default) or a 'live' uvicorn server",
+    )
+    parser.addini("tiffin_transport", "default transport of tiffin_client", default="inprocess")
+    defaults = HarnessSettings()
+    for key in _FLOAT_KEYS:
+        group.addoption(
+            f"--tiffin-{key.replace('_', '-')}",
+            type=float,
+            default=None,
+            help=f"seconds; default {getattr(defaults, key):g}",
+        )
+        parser.addini(f"tiffin_{key}", f"seconds (default {getattr(defaults, key):g})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "tiffin_service(service, **overrides): the service tiffin_client and tiffin_live_server "
+        "run; overrides set class attributes, traffic=, dependency_overrides=, streaming=, "
+        "transport=",
+    )
+    config.stash[_SETTINGS] = _read_settings(config)
+
+
+_SETTINGS = pytest.StashKey[HarnessSettings]()
+
+
+def _read_settings(config: pytest.Config) -> HarnessSettings:
+    transport = config.getoption("tiffin_transport") or config.getini("tiffin_transport")
+    if transport not in TRANSPORTS:
+        raise pytest.UsageError(
+            f"tiffin_transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}"
+        )
+    values: dict[str, Any] = {"transport": transport}
+    for key in _FLOAT_KEYS:
+        raw = config.getoption(f"tiffin_{key}")
+        if raw is None and config.getini(f"tiffin_{key}"):
+            try:
+                raw = float(config.getini(f"tiffin_{key}"))
+            except ValueError:
+                raise pytest.UsageError(
+                    f"tiffin_{key} must be a number of seconds, "
+                    f"got {config.getini(f'tiffin_{key}')!r}"
+                ) from None
+        if raw is not None:
+            values[key] = raw
+    return HarnessSettings(**values)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[_SETTINGS]
+    plugins = []
+    if config.pluginmanager.has_plugin("asyncio"):
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        plugins.append(f"pytest-asyncio {_version('pytest-asyncio')} (mode={mode})")
+    if config.pluginmanager.has_plugin("anyio"):
+        plugins.append(f"anyio {_version('anyio')}")
+    return (
+        f"tiffin: {tiffin.__version__}, async plugins: {', '.join(plugins) or 'none'}, "
+        f"transport: {settings.transport}"
+    )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "?"
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiffin_client_factory(pytestconfig: pytest.Config) -> Callable[..., ServiceClient]:
+    """``async with tiffin_client_factory(MyService, **overrides) as client:`` on any loop."""
+    settings = pytestconfig.stash[_SETTINGS]
+
+    def factory(service: Service[Any], /, **overrides: Any) -> ServiceClient:
+        owner = overrides.pop("owner", None)
+        if owner is None:
+            caller = sys._getframe(1).f_code.co_name
+            owner = f"the client of {getattr(service, 'name', service)!r} made in {caller}()"
+        return ServiceClient(service, settings=settings, owner=owner, **overrides)
+
+    return factory
+
+
+def _marker_args(request: pytest.FixtureRequest) -> tuple[Service[Any] | None, dict[str, Any]]:
+    marker = request.node.get_closest_marker("tiffin_service")
+    if marker is None:
+        return None, {}
+    if len(marker.args) != 1:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: @pytest.mark.tiffin_service takes one service, "
+            f"got {marker.args!r}"
+        )
+    return marker.args[0], dict(marker.kwargs)
+
+
+@pytest.fixture
+def tiffin_service(request: pytest.FixtureRequest) -> Service[Any]:
+    """The service under test: from ``@pytest.mark.tiffin_service``; override to choose one."""
+    service, _ = _marker_args(request)
+    if service is None:
+        pytest.fail(
+            f"{request.node.nodeid} uses tiffin_client without a service: mark it "
+            "@pytest.mark.tiffin_service(MyService) or override the tiffin_service fixture",
+            pytrace=False,
+        )
+    return service
+
+
+@pytest.fixture
+def tiffin_transport(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> str:
+    """``"inprocess"`` or ``"live"``; ``@pytest.mark.parametrize("tiffin_transport", ...)``."""
+    _, overrides = _marker_args(request)
+    transport = overrides.get("transport") or pytestconfig.stash[_SETTINGS].transport
+    return str(transport)
+
+
+def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    _, overrides = _marker_args(request)
+    overrides.pop("transport", None)
+    return overrides
+
+
+async def tiffin_client_fixture(
+    request: pytest.FixtureRequest,
+    tiffin_client_factory: Callable[..., ServiceClient],
+    tiffin_service: Service[Any],
+    tiffin_transport: str,
+) -> AsyncIterator[httpx.AsyncClient]:
+    overrides = _overrides(request)
+    overrides.setdefault("owner", "fixture 'tiffin_client'")
+    harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
+    failure = None
+    try:
+        client = await harness.__aenter__()
+    except StartupError as exc:
+        failure = f"tiffin: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)  # the cause, not the harness's frames
+    try:
+        yield client
+    finally:
+        await harness.__aexit__(None, None, None)
+
+
+# Marked for pytest-asyncio so strict mode accepts it; pytest_fixture_setup below gives it
+# the loop scope of the test that requests it (or hands it to anyio, under anyio).
+tiffin_client_fixture._force_asyncio_fixture = True  # type: ignore[attr-defined]
+tiffin_client = pytest.fixture(name="tiffin_client")(tiffin_client_fixture)
+
+
+@pytest.fixture
+def tiffin_live_server(
+    request: pytest.FixtureRequest, tiffin_service: Service[Any], pytestconfig: pytest.Config
+) -> Iterator[str]:
+    """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
+    settings = pytestconfig.stash[_SETTINGS]
+    client = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
+    client.overrides.apply()
+    try:
+        with LiveServer(
+            tiffin_service.to_asgi(traffic=client.traffic),
+            startup_timeout=settings.startup_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+        ) as url:
+            yield url
+    finally:
+        client.overrides.restore()
+
+
+# --- event loops ------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """Run async fixtures that use tiffin on the test's own loop, or fail at once saying why."""
+    item = getattr(request, "_pyfuncitem", request.node)  # the test, also for wider fixtures
+    if not isinstance(item, pytest.Function) or not _is_async(fixturedef.func):
+        return (yield)
+    if "anyio_backend" in item.fixturenames:
+        if fixturedef.argname == "tiffin_client":
+            return (yield from _with_func(fixturedef, _unmarked(fixturedef.func)))
+        return (yield)
+    if fixturedef.argname == "tiffin_client":
+        if not _is_async(getattr(item, "obj", None)) and not _is_asyncio_test(item):
+            pytest.fail(
+                f"{item.nodeid}: tiffin_client is an httpx.AsyncClient; the test must be "
+                "an async def run by pytest-asyncio or anyio",
+                pytrace=False,
+            )
+        marked = _unmarked(fixturedef.func)
+        marked._force_asyncio_fixture = True
+        marked._loop_scope = _test_loop_scope(item)
+        return (yield from _with_func(fixturedef, marked))
+    if _is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
+        _check_fixture_loop(fixturedef, request, item)
+    return (yield)
+
+
+def _with_func(fixturedef: pytest.FixtureDef[Any], func: Any) -> Generator[None, Any, Any]:
+    # pytest-asyncio and anyio swap FixtureDef.func the same way; pytest marks it Final.
+    original = fixturedef.func
+    fixturedef.func = func  # type: ignore[misc]
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = original  # type: ignore[misc]
+
+
+def _unmarked(func: Any) -> Any:
+    """A fresh copy of the fixture function, to carry this test's loop marks."""
+
+    async def tiffin_client(**kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+        async for client in func(**kwargs):
+            yield client
+
+    return tiffin_client
+
+
+def _is_async(func: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+
+
+def _is_asyncio_test(item: pytest.Item) -> bool:
+    return item.get_closest_marker("asyncio") is not None
+
+
+def _test_loop_scope(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("asyncio")
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+        if scope:
+            return str(scope)
+    try:
+        default = item.config.getini("asyncio_default_test_loop_scope")
+    except ValueError:
+        default = None
+    return str(default or "function")
+
+
+def _check_fixture_loop(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, item: pytest.Item
+) -> None:
+    """An async fixture using tiffin on another loop than the test would hang: fail now."""
+    try:
+        default = request.config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:
+        default = None
+    if default == "fixture":
+        default = None
+    fixture_scope = str(
+        getattr(fixturedef.func, "_loop_scope", None) or default or fixturedef.scope
+    )
+    test_scope = _test_loop_scope(item)
+    if fixture_scope == test_scope:
+        return
+    raise loops.WrongEventLoop(
+        f"tiffin: fixture {fixturedef.argname!r} runs on the {fixture_scope!r}-scoped event "
+        f"loop, but test {item.nodeid!r} runs on the {test_scope!r}-scoped loop; the service "
+        "it starts would be used from another loop (a silent hang). Fix: give both one loop "
+        f"scope: @pytest_asyncio.fixture(loop_scope={test_scope!r}) on the fixture, or "
+        f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test."
+    )

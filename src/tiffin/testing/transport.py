@@ -1,0 +1,196 @@
+"""The in-process transport: httpx requests and websockets to an ASGI app, with deadlines.
+
+``httpx.ASGITransport`` runs the app to completion and buffers the whole body
+before the test sees the response. That is what most tests want: when the
+response arrives, the handler and its background work are done. It cannot read
+a stream that never ends, nor disconnect mid-stream, so ``streaming=True``
+runs the app in a task of its own and hands the body over chunk by chunk:
+
+- ``async with client.stream("GET", "/events") as r: async for line in r.aiter_lines()``
+  reads as the app sends; leaving the block disconnects the client, and the app
+  receives ``http.disconnect`` (as from a real server) and is cancelled if it
+  has not stopped within ``disconnect_grace`` seconds.
+
+Websocket requests (``httpx_ws.aconnect_ws(path, client)``) go through
+``httpx_ws.transport.ASGIWebSocketTransport``, which this class extends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.types import ASGIApp, Message
+
+from tiffin.testing.loops import LoopGuard, deadline
+
+_END = object()
+
+
+class InProcessTransport(ASGIWebSocketTransport):
+    """An ``httpx.ASGITransport`` with websockets, streaming bodies, loop checks and deadlines."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        streaming: bool = False,
+        request_timeout: float = 30.0,
+        disconnect_grace: float = 1.0,
+        loop_guard: LoopGuard | None = None,
+    ) -> None:
+        super().__init__(app=app, initial_receive_timeout=request_timeout)
+        self.streaming = streaming
+        self.request_timeout = request_timeout
+        self.disconnect_grace = disconnect_grace
+        self.loop_guard = loop_guard
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        what = f"the request {request.method} {request.url.path}"
+        if self.loop_guard is not None:
+            self.loop_guard.check(what)
+        is_websocket = request.headers.get("upgrade") == "websocket"
+        if is_websocket or not self.streaming:
+            async with deadline(self.request_timeout, what, hint=_REQUEST_HINT):
+                return await super().handle_async_request(request)
+        return await self._stream(request, what)
+
+    async def _stream(self, request: httpx.Request, what: str) -> httpx.Response:
+        exchange = _Exchange(self.app, _http_scope(request, self.root_path, self.client))
+        exchange.start(request)
+        try:
+            async with deadline(
+                self.request_timeout, what, watched=exchange.task, hint=_REQUEST_HINT
+            ):
+                start = await exchange.next_message()
+        except BaseException:
+            await exchange.close(self.disconnect_grace)
+            raise
+        if start is _END:
+            await exchange.close(self.disconnect_grace)
+            raise RuntimeError(f"tiffin: the app returned without answering {what}")
+        assert isinstance(start, dict)
+        return httpx.Response(
+            status_code=start["status"],
+            headers=start.get("headers", []),
+            stream=_ResponseBody(exchange, what, self.request_timeout, self.disconnect_grace),
+        )
+
+
+_REQUEST_HINT = (
+    "Raise the deadline with --tiffin-request-timeout or the tiffin_request_timeout ini key."
+)
+
+
+def _http_scope(request: httpx.Request, root_path: str, client: tuple[str, int]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "headers": [(k.lower(), v) for (k, v) in request.headers.raw],
+        "scheme": request.url.scheme,
+        "path": request.url.path,
+        "raw_path": request.url.raw_path.split(b"?")[0],
+        "query_string": request.url.query,
+        "server": (request.url.host, request.url.port),
+        "client": client,
+        "root_path": root_path,
+    }
+
+
+class _Exchange:
+    """One request/response between the test and the app task, through queues."""
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any]) -> None:
+        self.app = app
+        self.scope = scope
+        self.outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.disconnected = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+
+    def start(self, request: httpx.Request) -> None:
+        self.task = asyncio.create_task(self._run(request), name=f"tiffin {request.url.path}")
+
+    async def _run(self, request: httpx.Request) -> None:
+        body = request.stream
+        assert isinstance(body, httpx.AsyncByteStream)
+        chunks = body.__aiter__()
+        body_done = False
+
+        async def receive() -> Message:
+            nonlocal body_done
+            if not self.disconnected.is_set():
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    pass
+                else:
+                    return {"type": "http.request", "body": chunk, "more_body": True}
+            if not body_done:
+                body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await self.disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if not self.disconnected.is_set():  # after a disconnect, as a server: dropped
+                await self.outbox.put(message)
+
+        try:
+            await self.app(self.scope, receive, send)
+        except Exception as exc:
+            self.error = exc
+        finally:
+            await self.outbox.put(_END)
+
+    async def next_message(self) -> Any:
+        message = await self.outbox.get()
+        if message is _END and self.error is not None:
+            raise self.error
+        return message
+
+    async def close(self, grace: float) -> None:
+        """Disconnect; cancel the app task if it has not stopped within ``grace`` seconds."""
+        self.disconnected.set()
+        if self.task is None or self.task.done():
+            return
+        done, _ = await asyncio.wait({self.task}, timeout=grace)
+        if not done:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+class _ResponseBody(httpx.AsyncByteStream):
+    def __init__(self, exchange: _Exchange, what: str, timeout: float, grace: float) -> None:
+        self.exchange = exchange
+        self.what = what
+        self.timeout = timeout
+        self.grace = grace
+        self.more = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.more:
+            async with deadline(
+                self.timeout,
+                f"the next body chunk of {self.what}",
+                watched=self.exchange.task,
+                hint=_REQUEST_HINT,
+            ):
+                message = await self.exchange.next_message()
+            if message is _END:
+                break
+            if message["type"] != "http.response.body":
+                continue
+            self.more = message.get("more_body", False)
+            if message.get("body"):
+                yield message["body"]
+
+    async def aclose(self) -> None:
+        await self.exchange.close(self.grace)

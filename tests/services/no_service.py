@@ -1,0 +1,3 @@
+"""A module holding no service at all."""
+
+ANSWER = 42
