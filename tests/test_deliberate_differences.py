@@ -2,8 +2,6 @@
 
 import asyncio
 import logging
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -19,7 +17,7 @@ from quart import Quart
 import tiffin
 from tests.asgi import metric_value
 from tests.conftest import running_client
-from tests.serving import free_port
+from tests.serving import served
 from tiffin import exceptions
 
 GATE_TIMEOUT = 5
@@ -263,32 +261,9 @@ def test_serve_timeout_is_honoured(tmp_path: Path) -> None:
             """
         )
     )
-    port = free_port()
-    command = [sys.executable, "-m", "tiffin", "serve", "slow_service:Slow", "--port", str(port)]
-    command += ["--timeout", "0.3", "--working-dir", str(tmp_path), "--log-level", "warning"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-            assert time.monotonic() < deadline, "tiffin serve did not become ready"
-            time.sleep(0.05)
+    target = str(tmp_path / "slow_service.py") + ":Slow"
+    with served(target, "--timeout", "0.3", "--log-level", "warning") as base:
         response = httpx.post(f"{base}/wait", timeout=5)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stdout:
-            server.stdout.close()
 
     assert response.status_code == 504
     assert response.json() == {"error": "Not able to process the request in 0.3 seconds"}
