@@ -87,11 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default: info; the startup banner shows at info and debug)",
     )
+    from tiffin.conformance import cli as conformance_cli
+
+    conformance_cli.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "conformance":
+        from tiffin.conformance import cli as conformance_cli
+
+        try:
+            return conformance_cli.run(args)
+        except BentoMLException as exc:
+            print(f"tiffin: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "serve":
         from tiffin.serving import ServeOptions, serve
 

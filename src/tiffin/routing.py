@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.responses import PlainTextResponse
+from starlette.datastructures import URL
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from tiffin import infra
 from tiffin.api import handle_api
 from tiffin.docs_page import docs_asset
-from tiffin.frameworks import serves_fully
+from tiffin.frameworks import quart, serves_fully
 from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
@@ -109,6 +110,11 @@ class Router:
             if not self.runtime.ready:
                 await self._not_ready(scope, receive, send)
                 return
+            if mount.framework == "quart" and path == mount.path and scope["type"] == "http":
+                # Quart cannot route the empty path below its root_path: send the client
+                # to the app's root, as Starlette's router does for a Mount.
+                await _slash_redirect(scope, receive, send)
+                return
             await self._call_mount(mount, scope, receive, send)
             return
         if path == "/" and self.serves_index and scope["type"] == "http":
@@ -125,6 +131,8 @@ class Router:
             label = scope.get(ENDPOINT_SCOPE_KEY)
             route = child.get("route")
             path_format = getattr(route, "path_format", None)
+            if label is not None and mount.framework == "quart" and child["type"] == "http":
+                path_format = quart.route_template(mount.app, child)
             if label is not None and isinstance(path_format, str):
                 label.template = child["root_path"][len(outer_root) :] + path_format
 
@@ -150,6 +158,11 @@ class Router:
 
 def _method_not_allowed(allow: str) -> PlainTextResponse:
     return PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": allow})
+
+
+async def _slash_redirect(scope: Scope, receive: Receive, send: Send) -> None:
+    url = URL(scope=scope)
+    await RedirectResponse(url.replace(path=url.path + "/"), status_code=307)(scope, receive, send)
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

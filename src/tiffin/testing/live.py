@@ -57,11 +57,18 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
-            target=self.server.run,
-            kwargs={"sockets": [self.socket]},
+            target=self._run,
             daemon=True,
             name=f"tiffin live server :{self.port}",
         )
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.socket])
+        except SystemExit:
+            # uvicorn exits the process when startup fails; here only this thread stops,
+            # and start() reports the failure with the message the watch recorded.
+            pass
 
     def start(self) -> str:
         self.thread.start()

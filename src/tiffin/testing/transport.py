@@ -31,6 +31,9 @@ from tiffin.testing.loops import LoopGuard, deadline
 _END = object()
 
 
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+
+
 class InProcessTransport(ASGIWebSocketTransport):
     """An ``httpx.ASGITransport`` with websockets, streaming bodies, loop checks and deadlines."""
 
@@ -54,6 +57,9 @@ class InProcessTransport(ASGIWebSocketTransport):
         if self.loop_guard is not None:
             self.loop_guard.check(what)
         is_websocket = request.headers.get("upgrade") == "websocket"
+        if is_websocket and request.url.scheme in _WEBSOCKET_SCHEMES:
+            # A websocket scope's scheme is ws/wss (the ASGI spec); Quart routes on it.
+            request.url = request.url.copy_with(scheme=_WEBSOCKET_SCHEMES[request.url.scheme])
         if is_websocket or not self.streaming:
             async with deadline(self.request_timeout, what, hint=_REQUEST_HINT):
                 return await super().handle_async_request(request)

@@ -1,0 +1,25 @@
+"""The checks, one module per area; importing this package registers them all."""
+
+from tiffin.conformance.checks import (
+    api,
+    concurrency,
+    infra,
+    injection,
+    lifespan,
+    middleware,
+    routing,
+    timeouts,
+    trusted_host,
+)
+
+__all__ = [
+    "api",
+    "concurrency",
+    "infra",
+    "injection",
+    "lifespan",
+    "middleware",
+    "routing",
+    "timeouts",
+    "trusted_host",
+]

@@ -1,0 +1,54 @@
+"""What a service declares, as checks need it: prefix, mounts, APIs, hosts, capabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tiffin.conformance.spec import FRAMEWORK_CAPABILITIES, ServiceSpec
+
+# A path no service serves: checks use it for "a miss outside every route".
+MISSING_PATH = "/tiffin-conformance/no-such-route"
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What a service declares: checks derive their requests from it."""
+
+    prefix: str
+    mounts: tuple[str, ...]  # as served, prefix included
+    apis: tuple[str, ...]  # as served, prefix included
+    trusted_hosts: tuple[str, ...] | None
+    capabilities: frozenset[str]
+
+    @property
+    def allowed_host(self) -> str | None:
+        """A Host header the allow-list lets in (``*.x`` -> ``api.x``)."""
+        if not self.trusted_hosts:
+            return None
+        host = next((h for h in self.trusted_hosts if "*" not in h), self.trusted_hosts[0])
+        return host.replace("*", "api")
+
+    def path(self, path: str) -> str:
+        return self.prefix + path
+
+
+def facts_of_spec(spec: ServiceSpec) -> ServiceFacts:
+    from tiffin.conformance.reference import API_ROUTES
+
+    prefix = spec.path_prefix or ""
+    mounts = [spec.mount_path] + (["/v2"] if spec.mount_twice else [])
+    capabilities = set(FRAMEWORK_CAPABILITIES[spec.framework]) | {
+        "reference",
+        "apis",
+        "mounts",
+        "misses",
+    }
+    if spec.trusted_hosts:
+        capabilities.add("trusted_host")
+    return ServiceFacts(
+        prefix=prefix,
+        mounts=tuple(prefix + mount for mount in mounts),
+        apis=tuple(prefix + route for route in API_ROUTES),
+        trusted_hosts=spec.trusted_hosts,
+        capabilities=frozenset(capabilities),
+    )

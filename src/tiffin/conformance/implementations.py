@@ -1,0 +1,144 @@
+"""Implementation adapters: how to define the reference service with an implementation and run it.
+
+tiffin is the first implementation; another one (BentoML itself) subclasses
+``Implementation`` and declares where it differs from the contract, check by check.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tiffin.conformance.facts import ServiceFacts
+from tiffin.conformance.spec import ServiceSpec
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where an implementation is known to break a check's rule: an expected, strict failure."""
+
+    check: str
+    behaviour: str  # what the implementation does instead
+    evidence: str  # an issue, a source line, or the observation that showed it
+    frameworks: frozenset[str] | None = None  # None: every framework
+    transports: frozenset[str] | None = None  # None: every transport
+
+    def covers(self, framework: str, transport: str) -> bool:
+        return (self.frameworks is None or framework in self.frameworks) and (
+            self.transports is None or transport in self.transports
+        )
+
+
+class Implementation:
+    name: str = ""
+    differences: tuple[Difference, ...] = ()
+
+    def unavailable(self) -> str | None:
+        """Why this implementation cannot run here (not installed), or None."""
+        return None
+
+    def owns(self, service: Any) -> bool:
+        raise NotImplementedError
+
+    def build(self, spec: ServiceSpec) -> Any:
+        """The reference service defined with this implementation."""
+        raise NotImplementedError
+
+    def serve_service(self, service: Any, transport: str) -> Any:
+        """``async with impl.serve_service(service, transport) as client``, then stopped."""
+        raise NotImplementedError
+
+    def facts(self, service: Any) -> ServiceFacts:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def serve(self, spec: ServiceSpec, transport: str) -> AsyncIterator[httpx.AsyncClient]:
+        async with self.serve_service(self.build(spec), transport) as client:
+            yield client
+
+    def difference(self, check: str, framework: str, transport: str) -> Difference | None:
+        return next(
+            (d for d in self.differences if d.check == check and d.covers(framework, transport)),
+            None,
+        )
+
+
+class TiffinImplementation(Implementation):
+    name = "tiffin"
+
+    def owns(self, service: Any) -> bool:
+        from tiffin.service import Service
+
+        return isinstance(service, Service)
+
+    def build(self, spec: ServiceSpec) -> Any:
+        import tiffin
+        from tiffin.conformance.reference import build_reference_service
+
+        return build_reference_service(spec, tiffin)
+
+    def serve_service(self, service: Any, transport: str) -> Any:
+        from tiffin.testing import ServiceClient
+
+        return ServiceClient(service, transport="live" if transport == "socket" else "inprocess")
+
+    def facts(self, service: Any) -> ServiceFacts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        prefix = service.config.path_prefix
+        mounts = tuple(prefix + mount.path.rstrip("/") or "/" for mount in service.mounts)
+        apis = tuple(prefix + route for route in service.apis)
+        trusted = next(
+            (
+                opts.get("allowed_hosts")
+                for cls, opts in service.middlewares
+                if cls is TrustedHostMiddleware
+            ),
+            None,
+        )
+        root_claimed = any(mount.path == "/" for mount in service.mounts)
+        capabilities = {
+            name
+            for name, present in (
+                ("apis", apis),
+                ("mounts", mounts),
+                ("trusted_host", trusted),
+                ("misses", not root_claimed),
+            )
+            if present
+        }
+        return ServiceFacts(
+            prefix=prefix,
+            mounts=mounts,
+            apis=apis,
+            trusted_hosts=tuple(trusted) if trusted else None,
+            capabilities=frozenset(capabilities),
+        )
+
+
+def implementations() -> dict[str, Implementation]:
+    """Every implementation adapter tiffin knows, by name."""
+    found: dict[str, Implementation] = {"tiffin": TiffinImplementation()}
+    try:  # the BentoML adapter is written against bentoml, imported only when it runs
+        adapter = importlib.import_module("tiffin.conformance.bentoml_adapter")
+    except ModuleNotFoundError as exc:
+        if exc.name != "tiffin.conformance.bentoml_adapter":
+            raise
+    else:
+        found["bentoml"] = adapter.BentoMLImplementation()
+    return found
+
+
+def implementation_for(service: Any) -> Implementation:
+    for implementation in implementations().values():
+        if implementation.unavailable() is None and implementation.owns(service):
+            return implementation
+    raise TypeError(
+        f"not a service tiffin can run: {service!r}. Pass the object @tiffin.service "
+        "(or @bentoml.service, with tiffin[bentoml] installed) returned."
+    )

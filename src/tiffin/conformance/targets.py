@@ -1,0 +1,92 @@
+"""What a check talks to: a running service, the facts about it, and its event log.
+
+A ``CheckContext`` starts services for one check. A ``ReferenceContext`` builds
+the reference service (changed as the check's rule needs) with an
+implementation; a ``ServiceContext`` runs a user's own service as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tiffin.conformance.events import EventLog
+from tiffin.conformance.facts import ServiceFacts, facts_of_spec
+from tiffin.conformance.implementations import Implementation, implementation_for
+from tiffin.conformance.spec import ServiceSpec
+
+
+@dataclass
+class Served:
+    """A service that is running (or ran) for one check."""
+
+    client: httpx.AsyncClient
+    facts: ServiceFacts
+    spec: ServiceSpec | None
+    events: EventLog | None
+
+    async def websocket_json(self, path: str) -> Any:
+        """Connect to a websocket route and return the first JSON message it sends."""
+        from httpx_ws import AsyncWebSocketSession, aconnect_ws
+
+        ws: AsyncWebSocketSession
+        async with aconnect_ws(path, self.client) as ws:
+            return json.loads(await ws.receive_text())
+
+
+class CheckContext:
+    facts: ServiceFacts
+
+    def serve(self, **changes: Any) -> Any:  # an async context manager of Served
+        raise NotImplementedError
+
+
+class ReferenceContext(CheckContext):
+    """The reference service for one (implementation, framework, transport)."""
+
+    def __init__(self, implementation: Implementation, framework: str, transport: str) -> None:
+        self.implementation = implementation
+        self.framework = framework
+        self.transport = transport
+        self.facts = facts_of_spec(ServiceSpec(framework))
+        self.last_events: EventLog | None = None  # kept after the service stopped or failed
+
+    @asynccontextmanager
+    async def serve(self, **changes: Any) -> AsyncIterator[Served]:
+        with tempfile.TemporaryDirectory(prefix="tiffin-conformance-") as folder:
+            events = self.last_events = EventLog(Path(folder) / "events.log")
+            spec = ServiceSpec(self.framework, events_path=str(events.path)).changed(**changes)
+            facts = facts_of_spec(spec)
+            try:
+                async with self.implementation.serve(spec, self.transport) as client:
+                    if facts.allowed_host:
+                        client.headers["host"] = facts.allowed_host
+                    yield Served(client, facts, spec, events)
+            finally:
+                events.freeze()
+
+
+class ServiceContext(CheckContext):
+    """A user's own service, run as it is by the implementation it was written for."""
+
+    def __init__(self, service: Any, transport: str) -> None:
+        self.service = service
+        self.transport = transport
+        self.implementation = implementation_for(service)
+        self.facts = self.implementation.facts(service)
+
+    @asynccontextmanager
+    async def serve(self, **changes: Any) -> AsyncIterator[Served]:
+        if changes:
+            raise TypeError(f"a user's service cannot be changed by a check (asked for {changes})")
+        async with self.implementation.serve_service(self.service, self.transport) as client:
+            if self.facts.allowed_host:
+                client.headers["host"] = self.facts.allowed_host
+            yield Served(client, self.facts, None, None)
