@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return conformance_cli.run(args)
-        except BentoMLException as exc:
+        except (BentoMLException, ValueError, RuntimeError) as exc:
             print(f"tiffin: error: {exc}", file=sys.stderr)
             return 2
     if args.command == "serve":

@@ -23,10 +23,10 @@ from tiffin.conformance.spec import ServiceSpec
 
 SERVICE_NAME = "Reference"
 TRAIL_HEADER = "x-middleware-trail"
-API_ROUTES = (
+API_ROUTES = (  # the first is the one checks of "any API" use: every input is optional
+    "/hello",
     "/echo",
     "/echo_sync",
-    "/hello",
     "/whoami",
     "/whoami_sync",
     "/sleep",

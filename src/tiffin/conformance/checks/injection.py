@@ -137,7 +137,9 @@ async def current_service_in_mounted_lifespan(ctx: CheckContext) -> None:
     needs={"reference"},
 )
 async def two_services_see_their_own_instance(ctx: CheckContext) -> None:
-    async with ctx.serve() as first, ctx.serve() as second:
+    # Each its own server: an implementation may not share one between the two.
+    fresh = {"extra": {"fresh": True}}
+    async with ctx.serve(**fresh) as first, ctx.serve(**fresh) as second:
         tokens = {
             "first": (await running_token(first), await token_at(first, "/v1/whoami")),
             "second": (await running_token(second), await token_at(second, "/v1/whoami")),

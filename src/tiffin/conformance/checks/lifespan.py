@@ -58,7 +58,7 @@ async def startup_order(ctx: CheckContext) -> None:
     needs={"reference"},
 )
 async def shutdown_order(ctx: CheckContext) -> None:
-    async with ctx.serve() as served:
+    async with ctx.serve(extra={"fresh": True}) as served:  # it must stop to shut down
         pass
     assert served.spec is not None
     label = served.spec.framework
