@@ -32,9 +32,142 @@ from tiffin.conformance.spec import ServiceSpec
 
 SPEC_ENV = "TIFFIN_CONFORMANCE_SPEC"
 SERVED = "tiffin.conformance.bentoml_served:Reference"
-ALL = None
+CLIENT_TIMEOUT = 10.0  # no check waits longer for one answer
+# bentoml serve is ready in ~4 s here; one whose startup failed does not exit: it times out.
+STARTUP_SECONDS = 20.0
+INPROCESS = frozenset({"inprocess"})
+NOT_FASTAPI = frozenset({"quart", "starlette", "asgi"})
+STARTED_APPS = frozenset({"fastapi", "starlette", "quart"})  # BentoML runs their lifespans
+APP_PY = "_bentoml_impl/server/app.py"
+CONTRACT = "CONTRACT.md, Deliberate differences"
+NO_BARE_LIFESPAN = (
+    "a bare ASGI mount gets no lifespan: BentoML starts only Starlette-based and Quart apps"
+)
+NO_BARE_LIFESPAN_EVIDENCE = f"{APP_PY}: `else: pass  # TODO: support other ASGI apps`"
 
-DIFFERENCES: tuple[Difference, ...] = ()
+
+def _differ(
+    check: str, behaviour: str, evidence: str, frameworks: Any = None, transports: Any = None
+) -> Difference:
+    return Difference(
+        check,
+        behaviour,
+        evidence,
+        None if frameworks is None else frozenset(frameworks),
+        None if transports is None else frozenset(transports),
+    )
+
+
+# Observed by running these checks against BentoML 1.4.40; the evidence says where.
+DIFFERENCES: tuple[Difference, ...] = (
+    _differ(
+        "API-009",
+        'a 4xx raised by user code answers with a JSON array [{"error": ...}]',
+        f'{APP_PY}: `detail = ({{"error": str(exc)}},)`; {CONTRACT}',
+    ),
+    _differ(
+        "CON-002",
+        "429 without Retry-After",
+        f"bentoml/_internal/server/http/traffic.py MaxConcurrencyMiddleware; {CONTRACT}",
+    ),
+    _differ(
+        "CON-004",
+        "probes under a path_prefix (/pp/healthz, /pp/metrics) are throttled",
+        f"traffic.py exempts the unprefixed probe paths only; {CONTRACT}",
+    ),
+    _differ(
+        "CON-007",
+        "a timed-out sync API frees its slot while its thread runs on",
+        f"observed: 200 instead of 429 while the thread sleeps; {CONTRACT}",
+    ),
+    _differ(
+        "INF-007",
+        "/metrics labels requests by raw path (/v1/items/4242)",
+        f"instruments.py labels `endpoint` with the request path; {CONTRACT}",
+        frameworks=STARTED_APPS,
+    ),
+    _differ(
+        "INF-010",
+        "no /docs page: BentoML's Swagger UI is its index page at /",
+        f'{APP_PY}: `app.add_route(build_path("/"), self.index_page)`, no /docs route',
+    ),
+    _differ(
+        "INJ-001",
+        "class-body routes get self for FastAPI only; this one answers 500",
+        CONTRACT,
+        frameworks={"quart", "starlette"},
+    ),
+    _differ(
+        "INJ-002",
+        "class-body routes get self for FastAPI only; this one answers 500",
+        CONTRACT,
+        frameworks={"quart", "starlette"},
+    ),
+    _differ(
+        "INJ-011",
+        "a websocket route in a Starlette app's class body never gets self: the connection hangs",
+        "observed: no message within the deadline",
+        frameworks={"starlette"},
+    ),
+    _differ(
+        "INJ-007",
+        "get_current_service() raises in on_startup hooks (service isn't instantiated yet)",
+        f"{APP_PY}: set_current_service() runs after the hooks",
+    ),
+    _differ("INJ-008", NO_BARE_LIFESPAN, NO_BARE_LIFESPAN_EVIDENCE, frameworks={"asgi"}),
+    _differ(
+        "INJ-009",
+        "get_current_service() is one process global: a second service cannot "
+        "run in the same process",
+        f"_bentoml_sdk: a module-level current service; {CONTRACT}",
+        transports=INPROCESS,
+    ),
+    _differ("LIF-001", NO_BARE_LIFESPAN, NO_BARE_LIFESPAN_EVIDENCE, frameworks={"asgi"}),
+    _differ("LIF-002", NO_BARE_LIFESPAN, NO_BARE_LIFESPAN_EVIDENCE, frameworks={"asgi"}),
+    _differ("LIF-003", NO_BARE_LIFESPAN, NO_BARE_LIFESPAN_EVIDENCE, frameworks={"asgi"}),
+    _differ("LIF-008", NO_BARE_LIFESPAN, NO_BARE_LIFESPAN_EVIDENCE, frameworks={"asgi"}),
+    _differ(
+        "LIF-009",
+        NO_BARE_LIFESPAN + " (so its failure goes unseen)",
+        NO_BARE_LIFESPAN_EVIDENCE,
+        frameworks={"asgi"},
+    ),
+    _differ(
+        "LIF-004",
+        "state yielded by a mounted app's lifespan is dropped",
+        f"observed: request.state has no value; {CONTRACT}",
+    ),
+    _differ(
+        "LIF-005",
+        "an app mounted twice starts twice (a bare ASGI app: never)",
+        f"observed: 2 startups; {CONTRACT}",
+    ),
+    _differ(
+        "LIF-006",
+        "a failed mounted startup is reported without the mount path "
+        "(a bare ASGI app's is not seen at all)",
+        "observed: 'failed to start: RuntimeError: ... startup failed on purpose', no '/v1'",
+    ),
+    _differ(
+        "PFX-005",
+        "a request under /v1/deep does not reach the app mounted at /v1/deep "
+        "(404 from the app at /v1)",
+        "observed: GET /v1/deep/scope -> 404",
+        frameworks={"quart", "asgi"},
+    ),
+    _differ(
+        "PFX-006",
+        "a miss under a mount prefix gets BentoML's plain-text 404, not the app's",
+        CONTRACT,
+        frameworks={"fastapi", "starlette"},
+    ),
+    _differ(
+        "TMO-006",
+        "a timed-out Quart handler is not cancelled: it runs to its end",
+        "observed: no cancellation within 10 s of the 504",
+        frameworks={"quart"},
+    ),
+)
 
 
 class BentoMLImplementation(Implementation):
@@ -135,10 +268,9 @@ class ServerPool:
 
     @asynccontextmanager
     async def client(self, spec: ServiceSpec) -> AsyncIterator[httpx.AsyncClient]:
-        from tiffin.testing.bentoml_support import BentoMLServer
 
         if spec.extra.get("fresh"):
-            server = BentoMLServer(SERVED, env={SPEC_ENV: spec.to_json()})
+            server = _server(spec)
             async with _served_client(server) as client:
                 yield client
             return
@@ -147,9 +279,13 @@ class ServerPool:
             if self.folder is None:
                 self.folder = Path(tempfile.mkdtemp(prefix="tiffin-bentoml-pool-"))
             events = self.folder / f"events-{len(self.servers)}.log"
-            env = {SPEC_ENV: replace(spec, events_path=str(events)).to_json()}
-            server = BentoMLServer(SERVED, env=env)
-            await asyncio.to_thread(server.start)
+            server = _server(replace(spec, events_path=str(events)))
+            try:
+                await asyncio.to_thread(server.start)
+            except Exception:
+                if events.exists():  # what the failed startup recorded, for the check
+                    shutil.copy(events, spec.events_path)
+                raise
             self.servers[key] = (server, events)
         server, events = self.servers[key]
         _restart_log(EventLog(events))
@@ -164,6 +300,14 @@ class ServerPool:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def _server(spec: ServiceSpec) -> Any:
+    from tiffin.testing.bentoml_support import BentoMLServer
+
+    host = {"host": spec.allowed_host} if spec.allowed_host else None
+    env = {SPEC_ENV: spec.to_json()}
+    return BentoMLServer(SERVED, env=env, startup_timeout=STARTUP_SECONDS, ready_headers=host)
 
 
 def _restart_log(log: EventLog) -> None:

@@ -2,7 +2,7 @@
 
 ``build_reference_service(spec, impl)`` defines the same service with whatever
 module is passed as ``impl`` (``tiffin``, or ``bentoml`` itself), the way a user
-would write it: ``@impl.service``, ``@impl.mount_asgi_app``, ``@impl.api``, hooks,
+would write it: ``@impl.service``, ``@impl.asgi_app``, ``@impl.api``, hooks,
 routes in the class body, ``add_asgi_middleware``.
 """
 
@@ -73,12 +73,12 @@ def build_reference_service(spec: ServiceSpec, impl: ModuleType) -> Any:
         spec.framework, events, current, fail_startup=spec.fail_startup, lifespan=spec.lifespan
     )
     cls = _reference_class(spec, impl, events, probe)
-    cls = impl.mount_asgi_app(probe.app, path=spec.mount_path)(cls)
+    cls = impl.asgi_app(probe.app, path=spec.mount_path)(cls)
     if spec.deep_mount:
         deep = build_probe(spec.framework, events, current, label=f"{spec.framework}-deep")
-        cls = impl.mount_asgi_app(deep.app, path=spec.mount_path.rstrip("/") + "/deep")(cls)
+        cls = impl.asgi_app(deep.app, path=spec.mount_path.rstrip("/") + "/deep")(cls)
     if spec.mount_twice:
-        cls = impl.mount_asgi_app(probe.app, path="/v2")(cls)
+        cls = impl.asgi_app(probe.app, path="/v2")(cls)
     service = impl.service(**_service_options(spec))(cls)
     if spec.trusted_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware

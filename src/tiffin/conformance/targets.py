@@ -7,6 +7,7 @@ implementation; a ``ServiceContext`` runs a user's own service as it is.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -20,7 +21,10 @@ import httpx
 from tiffin.conformance.events import EventLog
 from tiffin.conformance.facts import ServiceFacts, facts_of_spec
 from tiffin.conformance.implementations import Implementation, implementation_for
+from tiffin.conformance.registry import CheckFailed
 from tiffin.conformance.spec import ServiceSpec
+
+WEBSOCKET_SECONDS = 10.0
 
 
 @dataclass
@@ -36,9 +40,17 @@ class Served:
         """Connect to a websocket route and return the first JSON message it sends."""
         from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
-        ws: AsyncWebSocketSession
-        async with aconnect_ws(path, self.client) as ws:
-            return json.loads(await ws.receive_text())
+        async def first_message() -> Any:
+            ws: AsyncWebSocketSession
+            async with aconnect_ws(path, self.client) as ws:
+                return json.loads(await ws.receive_text())
+
+        try:  # bounded: a websocket that never answers fails the check, not the run
+            return await asyncio.wait_for(first_message(), WEBSOCKET_SECONDS)
+        except asyncio.TimeoutError:
+            raise CheckFailed(
+                f"no message on the websocket {path} within {WEBSOCKET_SECONDS:g}s"
+            ) from None
 
 
 class CheckContext:

@@ -9,7 +9,8 @@ shuts down and restores the overrides, also when the body fails.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -42,6 +43,23 @@ class HarnessSettings:
 
 
 class ServiceClient:
+    """Also takes a BentoML service (``@bentoml.service``): it then makes a
+    ``tiffin.testing.bentoml_support.BentoMLServiceClient``, which runs BentoML's own app."""
+
+    def __new__(cls, service: Any, *args: Any, **kwargs: Any) -> ServiceClient:
+        if cls is ServiceClient and not isinstance(service, Service):
+            # Imported only here: tiffin never imports bentoml unless handed a BentoML service.
+            from tiffin.testing import bentoml_support
+
+            if not bentoml_support.is_bentoml_service(service):
+                raise TypeError(
+                    "tiffin: expected a tiffin service (a class decorated with @tiffin.service) "
+                    "or a BentoML service (a class decorated with @bentoml.service), "
+                    f"got {type(service).__name__} {service!r}"
+                )
+            cls = bentoml_support.BentoMLServiceClient
+        return super().__new__(cls)
+
     def __init__(
         self,
         service: Service[Any],
@@ -55,11 +73,6 @@ class ServiceClient:
         owner: str = "tiffin_client_factory",
         **attributes: Any,
     ) -> None:
-        if not isinstance(service, Service):
-            raise TypeError(
-                f"tiffin: expected a service (a class decorated with @tiffin.service), "
-                f"got {type(service).__name__} {service!r}"
-            )
         transport = transport or settings.transport
         if transport not in TRANSPORTS:
             raise ValueError(f"tiffin: transport must be one of {TRANSPORTS}, got {transport!r}")
@@ -70,12 +83,37 @@ class ServiceClient:
         self.transport: Transport = transport
         self.base_url = base_url
         self.owner = owner
-        self.overrides = ServiceOverrides(service, attributes, dependency_overrides)
+        self.overrides = self._make_overrides(attributes, dependency_overrides)
         self.app: Any = None
         self.live: LiveServer | None = None
         self._running: Any = None
         self._client: httpx.AsyncClient | None = None
         self._guard: LoopGuard | None = None
+
+    def _make_overrides(
+        self,
+        attributes: dict[str, Any],
+        dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] | None,
+    ) -> ServiceOverrides:
+        return ServiceOverrides(self.service, attributes, dependency_overrides)
+
+    def _compose(self) -> Any:
+        """A fresh ASGI app of the service, with the traffic overrides."""
+        return self.service.to_asgi(traffic=self.traffic)
+
+    @contextmanager
+    def live_server(self) -> Iterator[str]:
+        """Serve the service (overrides applied) with uvicorn on a free loopback port; its URL."""
+        self.overrides.apply()
+        try:
+            with LiveServer(
+                self._compose(),
+                startup_timeout=self.settings.startup_timeout,
+                shutdown_timeout=self.settings.shutdown_timeout,
+            ) as url:
+                yield url
+        finally:
+            self.overrides.restore()
 
     async def __aenter__(self) -> httpx.AsyncClient:
         # The service lives in a task of its own: pytest-asyncio runs a fixture's setup and
@@ -119,7 +157,7 @@ class ServiceClient:
     async def _start(self) -> httpx.AsyncClient:
         self.overrides.apply()
         try:
-            self.app = self.service.to_asgi(traffic=self.traffic)
+            self.app = self._compose()
             if self.transport == "live":
                 self.live = LiveServer(
                     self.app,
@@ -179,16 +217,19 @@ class ServiceClient:
             if self._client is not None:
                 client, self._client = self._client, None
                 await client.__aexit__(None, None, None)
-            if self._running is not None:
-                running, self._running = self._running, None
-                async with deadline(
-                    self.settings.shutdown_timeout,
-                    f"the shutdown of service {self.service.name!r}",
-                    hint="Raise the deadline with --tiffin-shutdown-timeout.",
-                ):
-                    await running.__aexit__(None, None, None)
+            await self._stop_in_process()
             if self.live is not None:
                 live, self.live = self.live, None
                 await asyncio.to_thread(live.stop)
         finally:
             self.overrides.restore()
+
+    async def _stop_in_process(self) -> None:
+        if self._running is not None:
+            running, self._running = self._running, None
+            async with deadline(
+                self.settings.shutdown_timeout,
+                f"the shutdown of service {self.service.name!r}",
+                hint="Raise the deadline with --tiffin-shutdown-timeout.",
+            ):
+                await running.__aexit__(None, None, None)

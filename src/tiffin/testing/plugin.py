@@ -5,6 +5,11 @@ Fixtures:
 - ``tiffin_client``: a client for ``@pytest.mark.tiffin_service(MyService, **overrides)`` or
   for the service an overridden ``tiffin_service`` fixture returns.
 - ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
+- ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
+  ``bentoml serve`` of a BentoML service (one per session).
+
+Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
+and runs BentoML's own app (``tiffin.testing.bentoml_support``).
 - ``tiffin_transport``: ``"inprocess"`` or ``"live"`` (option, ini key, marker, or parametrize).
 
 ``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
@@ -26,7 +31,6 @@ from tiffin.exceptions import StartupError
 from tiffin.service import Service
 from tiffin.testing import loops
 from tiffin.testing.factory import TRANSPORTS, HarnessSettings, ServiceClient
-from tiffin.testing.live import LiveServer
 
 _CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
 _FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
@@ -50,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=f"seconds; default {getattr(defaults, key):g}",
         )
         parser.addini(f"tiffin_{key}", f"seconds (default {getattr(defaults, key):g})")
+    parser.addini(
+        "tiffin_conformance_grid",
+        "folder the conformance checks write GRID.md/GRID.json to (default: conformance-grid)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,6 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "transport=",
     )
     config.stash[_SETTINGS] = _read_settings(config)
+    from tiffin.conformance.pytest_support import ConformanceRecorder
+
+    config.pluginmanager.register(ConformanceRecorder(config), "tiffin-conformance")
 
 
 _SETTINGS = pytest.StashKey[HarnessSettings]()
@@ -199,17 +210,29 @@ def tiffin_live_server(
 ) -> Iterator[str]:
     """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
     settings = pytestconfig.stash[_SETTINGS]
-    client = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
-    client.overrides.apply()
+    harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
+    with harness.live_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., str]]:
+    """``tiffin_bentoml_serve(MyBentoService)``: the URL of a real ``bentoml serve`` of it.
+
+    One subprocess per service for the whole session, started on first use (ready when
+    ``/readyz`` answers) and stopped with SIGTERM at the end. Startup may take at least 60 s.
+    """
+    from tiffin.testing.bentoml_support import BentoMLServers
+
+    settings = pytestconfig.stash[_SETTINGS]
+    servers = BentoMLServers(
+        startup_timeout=max(settings.startup_timeout, 60.0),
+        shutdown_timeout=max(settings.shutdown_timeout, 30.0),
+    )
     try:
-        with LiveServer(
-            tiffin_service.to_asgi(traffic=client.traffic),
-            startup_timeout=settings.startup_timeout,
-            shutdown_timeout=settings.shutdown_timeout,
-        ) as url:
-            yield url
+        yield servers
     finally:
-        client.overrides.restore()
+        servers.close()
 
 
 # --- event loops ------------------------------------------------------------------------
