@@ -167,7 +167,7 @@ async def _call(spec: APISpec, runtime: APIRuntime, scope: Scope, kwargs: dict[s
 
 
 def _invalid_input(spec: APISpec, exc: pydantic.ValidationError) -> Response:
-    errors = pydantic_core.from_json(exc.json(include_url=False))
+    errors = [_jsonable_error(error) for error in exc.errors(include_url=False)]
     kinds = {error["type"] for error in errors}
     if "json_invalid" in kinds:
         message = "The request body is not valid JSON"
@@ -180,6 +180,18 @@ def _invalid_input(spec: APISpec, exc: pydantic.ValidationError) -> Response:
         names = ", ".join(sorted({str(e["loc"][0]) for e in errors if e.get("loc")}))
         message = f"Invalid input for API {spec.name!r}: check parameter(s) {names}"
     return json_error(400, message, detail=errors)
+
+
+def _jsonable_error(error: pydantic_core.ErrorDetails) -> Any:
+    """One pydantic error as JSON, whatever the client sent.
+
+    A body that is not UTF-8 is shown with replacement characters and an
+    out-of-range number (``1e400`` parses as infinity) as null.
+    """
+    details: dict[str, Any] = dict(error)
+    if isinstance(details.get("input"), bytes):
+        details["input"] = details["input"].decode(errors="replace")
+    return pydantic_core.to_jsonable_python(details, inf_nan_mode="null", fallback=str)
 
 
 def _user_error(spec: APISpec, exc: BentoMLException) -> Response:
@@ -202,7 +214,10 @@ def encode_output(result: Any) -> Response:
         return StreamingResponse(_chunks_async(result), media_type="text/plain; charset=utf-8")
     if inspect.isgenerator(result):
         return StreamingResponse(_chunks(result), media_type="text/plain; charset=utf-8")
-    return Response(pydantic_core.to_json(result), media_type="application/json")
+    # NaN and infinity are not JSON: null, as pydantic models serialise them.
+    return Response(
+        pydantic_core.to_json(result, inf_nan_mode="null"), media_type="application/json"
+    )
 
 
 def _encode_chunk(chunk: Any) -> bytes:
@@ -210,7 +225,7 @@ def _encode_chunk(chunk: Any) -> bytes:
         return chunk
     if isinstance(chunk, str):
         return chunk.encode()
-    return pydantic_core.to_json(chunk) + b"\n"
+    return pydantic_core.to_json(chunk, inf_nan_mode="null") + b"\n"
 
 
 async def _chunks_async(source: AsyncIterator[Any]) -> AsyncIterator[bytes]:

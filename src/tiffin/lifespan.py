@@ -55,7 +55,7 @@ class MountLifespan:
             answer = self._startup_answer.result()
             if answer["type"] == "lifespan.startup.complete":
                 return
-            raise RuntimeError(answer.get("message") or "the app sent lifespan.startup.failed")
+            raise self._failure(answer)
         if not self._received_startup:
             self.supported = False  # raised or returned before receiving: no lifespan support
             return
@@ -72,9 +72,19 @@ class MountLifespan:
             answer = self._shutdown_answer.result()
             await self._task
             if answer["type"] == "lifespan.shutdown.failed":
-                raise RuntimeError(answer.get("message") or "the app sent lifespan.shutdown.failed")
+                raise self._failure(answer)
         elif self._error is not None:
             raise self._error
+
+    def _failure(self, answer: Message) -> BaseException:
+        """The app's own exception if it raised one, else the message it sent.
+
+        Starlette (and so FastAPI) sends a whole traceback as the message of
+        ``*.failed`` and then raises the exception itself: that names the cause.
+        """
+        if self._error is not None:
+            return self._error
+        return RuntimeError(answer.get("message") or f"the app sent {answer['type']}")
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():

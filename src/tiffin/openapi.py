@@ -85,7 +85,8 @@ def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": spec.name,
         "description": (spec.func.__doc__ or "").strip(),
         "requestBody": {
-            "required": False,
+            # An empty body is `{}`: it is optional exactly when every parameter has a default.
+            "required": any(field.is_required() for field in model.model_fields.values()),
             "content": {
                 "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
             },

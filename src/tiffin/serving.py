@@ -24,7 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -46,8 +46,16 @@ STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
 logger = logging.getLogger("tiffin")
 
 
-def load_service(target: str, *, working_dir: str | None = None) -> Service[Any]:
-    """``module:Service``, ``path/to/file.py:Service``, or a module holding exactly one service."""
+def load_service(
+    target: str,
+    *,
+    working_dir: str | None = None,
+    is_service: Callable[[Any], bool] = lambda value: isinstance(value, Service),
+) -> Any:
+    """``module:Service``, ``path/to/file.py:Service``, or a module holding exactly one service.
+
+    ``is_service`` widens what counts as a service (``tiffin conformance`` takes BentoML's too).
+    """
     module_ref, _, attribute = target.partition(":")
     if not module_ref:
         raise ImportServiceError(
@@ -59,13 +67,13 @@ def load_service(target: str, *, working_dir: str | None = None) -> Service[Any]
     module = _import(module_ref, directory)
     if attribute:
         found = getattr(module, attribute, None)
-        if not isinstance(found, Service):
-            services = _services_in(module)
+        if not is_service(found):
+            services = _services_in(module, is_service)
             hint = f" (services there: {', '.join(services)})" if services else ""
             what = "is not a service" if found is not None else "does not exist"
             raise ImportServiceError(f"{module_ref}:{attribute} {what}{hint}")
         return found
-    services = _services_in(module)
+    services = _services_in(module, is_service)
     if len(services) != 1:
         listing = ", ".join(services) or "none"
         raise ImportServiceError(
@@ -104,8 +112,8 @@ def _import(module_ref: str, directory: str) -> Any:
         ) from exc
 
 
-def _services_in(module: Any) -> dict[str, Service[Any]]:
-    return {name: value for name, value in vars(module).items() if isinstance(value, Service)}
+def _services_in(module: Any, is_service: Callable[[Any], bool]) -> dict[str, Any]:
+    return {name: value for name, value in vars(module).items() if is_service(value)}
 
 
 @dataclass(frozen=True)
@@ -237,7 +245,9 @@ def _draining_supervisor(base: Any) -> Any:
     """uvicorn's ``Multiprocess``, closing its copy of the listening socket when it stops.
 
     Otherwise the kernel would keep queueing new connections on the supervisor's
-    copy while the workers drain, and reset them only when it exits.
+    copy while the workers drain, and reset them only when it exits. A worker
+    that died (and was replaced) never ran its shutdown, so its live gauges are
+    dropped here, or its requests in flight would stay "in progress" for good.
     """
 
     class DrainingMultiprocess(base):  # type: ignore[misc]
@@ -245,6 +255,14 @@ def _draining_supervisor(base: Any) -> Any:
             for sock in self.sockets:
                 sock.close()
             super().terminate_all()
+
+        def keep_subprocess_alive(self) -> None:
+            before = {process.pid for process in self.processes}
+            super().keep_subprocess_alive()
+            from tiffin.metrics import mark_worker_stopped
+
+            for pid in before - {process.pid for process in self.processes}:
+                mark_worker_stopped(pid)
 
     return DrainingMultiprocess
 
