@@ -13,17 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from tiffin.testing.bentoml_support import BENTOML_WARNINGS
 
-# bentoml 1.4.40 emits these deprecation warnings itself (see examples/bentoml_user/conftest.py);
-# the repository's configuration turns warnings into errors.
-BENTOML_WARNINGS = [
-    r"ignore:GitWildMatchPattern \('gitwildmatch'\) is deprecated:DeprecationWarning",
-    "ignore:The `__get_pydantic_core_schema__` method of the `BaseModel` class is deprecated"
-    ":pydantic.warnings.PydanticDeprecatedSince211",
-    "ignore:Accessing the 'model_fields' attribute on the instance is deprecated"
-    ":pydantic.warnings.PydanticDeprecatedSince211",
-]
+pytest_plugins = ["pytester"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

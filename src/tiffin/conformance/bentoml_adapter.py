@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from tiffin.conformance.events import EventLog
-from tiffin.conformance.facts import ServiceFacts
+from tiffin.conformance.facts import ServiceFacts, facts_of_service
 from tiffin.conformance.implementations import Difference, Implementation
 from tiffin.conformance.spec import ServiceSpec
 
@@ -220,19 +220,7 @@ class BentoMLImplementation(Implementation):
             else None
         )
         root_claimed = any(path in ("", "/") for _, path, _ in service.mount_apps)
-        capabilities = {
-            name
-            for name, present in (
-                ("apis", apis),
-                ("mounts", mounts),
-                ("trusted_host", trusted),
-                ("misses", not root_claimed),
-            )
-            if present
-        }
-        return ServiceFacts(
-            prefix, mounts, apis, tuple(trusted) if trusted else None, frozenset(capabilities)
-        )
+        return facts_of_service(prefix, mounts, apis, trusted, root_claimed)
 
     @asynccontextmanager
     async def serve(self, spec: ServiceSpec, transport: str) -> AsyncIterator[httpx.AsyncClient]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tiffin.conformance.spec import FRAMEWORK_CAPABILITIES, ServiceSpec
 
@@ -30,6 +31,29 @@ class ServiceFacts:
 
     def path(self, path: str) -> str:
         return self.prefix + path
+
+
+def facts_of_service(
+    prefix: str,
+    mounts: tuple[str, ...],
+    apis: tuple[str, ...],
+    trusted_hosts: Any,
+    root_claimed: bool,
+) -> ServiceFacts:
+    """Facts of a user's service, from what its implementation reports."""
+    present = {
+        "apis": bool(apis),
+        "mounts": bool(mounts),
+        "trusted_host": bool(trusted_hosts),
+        "misses": not root_claimed,
+    }
+    return ServiceFacts(
+        prefix=prefix,
+        mounts=mounts,
+        apis=apis,
+        trusted_hosts=tuple(trusted_hosts) if trusted_hosts else None,
+        capabilities=frozenset(name for name, there in present.items() if there),
+    )
 
 
 def facts_of_spec(spec: ServiceSpec) -> ServiceFacts:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tiffin.conformance.facts import ServiceFacts
+from tiffin.conformance.facts import ServiceFacts, facts_of_service
 from tiffin.conformance.spec import ServiceSpec
 
 
@@ -102,23 +102,7 @@ class TiffinImplementation(Implementation):
             None,
         )
         root_claimed = any(mount.path == "/" for mount in service.mounts)
-        capabilities = {
-            name
-            for name, present in (
-                ("apis", apis),
-                ("mounts", mounts),
-                ("trusted_host", trusted),
-                ("misses", not root_claimed),
-            )
-            if present
-        }
-        return ServiceFacts(
-            prefix=prefix,
-            mounts=mounts,
-            apis=apis,
-            trusted_hosts=tuple(trusted) if trusted else None,
-            capabilities=frozenset(capabilities),
-        )
+        return facts_of_service(prefix, mounts, apis, trusted, root_claimed)
 
 
 def implementations() -> dict[str, Implementation]:

@@ -67,6 +67,18 @@ PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _SERVICE_MODULE = "_bentoml_sdk.service.factory"
 # The traffic keys BentoML 1.4 applies to the app it composes (others are accepted and ignored).
 SUPPORTED_TRAFFIC = ("timeout", "max_concurrency")
+# The deprecation warnings bentoml 1.4.40 emits itself, as pytest ``filterwarnings`` lines:
+# for test suites that turn warnings into errors and run BentoML services.
+BENTOML_WARNINGS = (
+    # `import bentoml` builds pathspec "gitwildmatch" patterns, which pathspec deprecates.
+    r"ignore:GitWildMatchPattern \('gitwildmatch'\) is deprecated:DeprecationWarning",
+    # @bentoml.api builds its input model through a method pydantic 2.11 deprecates.
+    "ignore:The `__get_pydantic_core_schema__` method of the `BaseModel` class is deprecated"
+    ":pydantic.warnings.PydanticDeprecatedSince211",
+    # Every @bentoml.api request reads `model_fields` on an instance (pydantic 2.11).
+    "ignore:Accessing the 'model_fields' attribute on the instance is deprecated"
+    ":pydantic.warnings.PydanticDeprecatedSince211",
+)
 _BENTOML_DIRS = tuple(
     f"{os.sep}{name}{os.sep}" for name in ("bentoml", "_bentoml_sdk", "_bentoml_impl")
 )
