@@ -1,15 +1,18 @@
 """Traffic limits: the request timeout, the concurrency limit and the body size limit.
 
-The timeout is a timer on the event loop rather than a watchdog task: it costs
-a few microseconds per request, and when it fires before the response has
-started, the client gets its 504 at once even if the handler is stuck in a
-thread that cannot be cancelled.
+The timeout is a timer on the event loop rather than a watchdog task: when it
+fires before the response has started, the client gets its 504 at once even if
+the handler is stuck in a thread that cannot be cancelled. One timer serves
+every request in flight on a loop (see ``_Watchdog``), so a request costs a
+dict entry rather than a timer handle of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
+import time
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,13 +30,18 @@ class TimeoutMiddleware:
         self.app = app
         self.timeout = timeout
         self.message = f"Not able to process the request in {timeout:g} seconds"
+        self._watchdog: _Watchdog | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        loop = asyncio.get_running_loop()
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.loop is not loop:
+            watchdog = self._watchdog = _Watchdog(loop, self.timeout)
         deadline = _Deadline(self, scope, receive, send)
-        timer = asyncio.get_running_loop().call_later(self.timeout, deadline.expire)
+        watchdog.add(deadline)
         try:
             await self.app(scope, deadline.receive, deadline.send)
         except asyncio.CancelledError:
@@ -46,9 +54,51 @@ class TimeoutMiddleware:
             # The client already has its 504; a late failure has no one to answer.
         finally:
             deadline.finished = True
-            timer.cancel()
+            watchdog.discard(deadline)
         if deadline.responded is not None:
             await deadline.responded
+
+
+# asyncio runs a timer this much early at most (its own rule in BaseEventLoop._run_once).
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+class _Watchdog:
+    """One loop timer for the deadlines of every request in flight on one loop.
+
+    A middleware has one timeout, so deadlines arrive in the order they fall due
+    and an insertion-ordered dict is the queue: adding and removing a request is
+    a dict operation, and the timer is set for the first entry only. (A timer
+    per request leaves a cancelled handle in the loop's heap for each.) Each
+    deadline expires in a callback of its own, in the context of its request,
+    as it would with a timer of its own.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.pending: dict[_Deadline, tuple[float, contextvars.Context]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        when = self.loop.time() + self.timeout
+        self.pending[deadline] = (when, contextvars.copy_context())
+        if self.timer is None:
+            self.timer = self.loop.call_at(when, self._fire)
+
+    def discard(self, deadline: _Deadline) -> None:
+        self.pending.pop(deadline, None)
+
+    def _fire(self) -> None:
+        self.timer = None
+        due = self.loop.time() + _CLOCK_RESOLUTION
+        while self.pending:
+            deadline, (when, context) = next(iter(self.pending.items()))
+            if when >= due:
+                self.timer = self.loop.call_at(when, self._fire)
+                return
+            del self.pending[deadline]
+            self.loop.call_soon(deadline.expire, context=context)
 
 
 DISCONNECT: Message = {"type": "http.disconnect"}
