@@ -12,8 +12,15 @@ import pytest
 
 from tiffin.testing.bentoml_support import BENTOML_WARNINGS
 
+# BentoML's in-process app leaves the anyio streams of requests the timeout cut short
+# for the garbage collector, which may run during any later test.
+BENTOML_LEFTOVERS = (
+    "ignore:Exception ignored in. <function MemoryObject(Send|Receive)Stream.__del__"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if importlib.util.find_spec("bentoml") is not None:
-        for line in BENTOML_WARNINGS:
+        for line in (*BENTOML_WARNINGS, BENTOML_LEFTOVERS):
             config.addinivalue_line("filterwarnings", line)

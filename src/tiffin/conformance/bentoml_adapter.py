@@ -76,6 +76,14 @@ DIFFERENCES: tuple[Difference, ...] = (
         f"traffic.py exempts the unprefixed probe paths only; {CONTRACT}",
     ),
     _differ(
+        "LIF-009",
+        "under bentoml serve, a worker whose mounted startup failed is started again and "
+        "again (on_startup, on_shutdown, repeated); the server never exits",
+        "observed: four on_startup/on_shutdown pairs within the 20 s startup deadline",
+        frameworks=STARTED_APPS,
+        transports={"socket"},
+    ),
+    _differ(
         "CON-007",
         "a timed-out sync API frees its slot while its thread runs on",
         f"observed: 200 instead of 429 while the thread sleeps; {CONTRACT}",
@@ -295,7 +303,13 @@ def _server(spec: ServiceSpec) -> Any:
 
     host = {"host": spec.allowed_host} if spec.allowed_host else None
     env = {SPEC_ENV: spec.to_json()}
-    return BentoMLServer(SERVED, env=env, startup_timeout=STARTUP_SECONDS, ready_headers=host)
+    return BentoMLServer(
+        SERVED,
+        env=env,
+        startup_timeout=STARTUP_SECONDS,
+        ready_headers=host,
+        ready_path=spec.prefixed("/readyz"),
+    )
 
 
 def _restart_log(log: EventLog) -> None:

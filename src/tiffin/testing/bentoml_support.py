@@ -549,6 +549,7 @@ class BentoMLServer:
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         ready_headers: Mapping[str, str] | None = None,
+        ready_path: str = "/readyz",
     ) -> None:
         self.target, self.working_dir = resolve_target(target, working_dir)
         self.host = host
@@ -561,6 +562,7 @@ class BentoMLServer:
         self.args = list(args)
         # For the /readyz probe: a Host the service's TrustedHostMiddleware lets in, say.
         self.ready_headers = dict(ready_headers or {})
+        self.ready_path = ready_path  # under a service's path_prefix: /prefix/readyz
         self.process: subprocess.Popen[bytes] | None = None
         self._log: Any = None  # a temporary file, from start() to stop()
         self._output = ""
@@ -604,7 +606,7 @@ class BentoMLServer:
                         f"before it was ready; its output ends with:\n{self.output()}"
                     )
                 with contextlib.suppress(httpx.TransportError):
-                    if client.get("/readyz").status_code == 200:
+                    if client.get(self.ready_path).status_code == 200:
                         return self.url
                 if time.monotonic() > deadline_at:
                     self.stop()
