@@ -22,6 +22,6 @@ class MyService:
 
 
 @app.get("/hello1")
-async def hello(service: MyService = Depends(bentoml.get_current_service)):
+async def hello(service: MyService = Depends(bentoml.get_current_service)):  # noqa: B008
     # Outside service class, use `Depends` to get the service
     return f"Hello {service.name}"
