@@ -57,6 +57,7 @@ CONTENT_TYPES = [
 PROPERTY_SETTINGS = settings(
     max_examples=120,
     deadline=None,  # a shared, noisy machine: no per-example timing
+    derandomize=True,  # CI sees the same examples every run; raise max_examples to explore
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -229,7 +230,11 @@ def test_any_value_for_any_parameter(client: Client) -> None:
         response = client.post(path, body, "application/json")
         check(path, body, response)
         if path == "/echo" and response.status_code == 200:
-            assert strict_json(response.content) == as_json(document.get("value"))
+            value = document.get("value")
+            if isinstance(value, str):  # a str result is text/plain (CONTRACT section 7)
+                assert response.text == value
+            else:
+                assert strict_json(response.content) == as_json(value)
         if path in ("/text", "/text_sync") and response.status_code == 200:
             assert response.text == document["text"]
 
