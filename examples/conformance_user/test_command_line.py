@@ -19,14 +19,9 @@ def test_tiffin_conformance_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert (
-        "PASS    THR-003[tiffin/Shop/inprocess] Host: evil.com on an API gets 400 Invalid host header."
-        in lines
-    )
-    assert (
-        "PASS    THR-003[tiffin/Shop/socket] Host: evil.com on an API gets 400 Invalid host header."
-        in lines
-    )
+    rule = "Host: evil.com on an API gets 400 Invalid host header."
+    assert f"PASS    THR-003[tiffin/Shop/inprocess] {rule}" in lines
+    assert f"PASS    THR-003[tiffin/Shop/socket] {rule}" in lines
     not_applicable = [line for line in lines if line.startswith("N/A")]
     assert len(not_applicable) == 1 and "PFX-002" in not_applicable[0]
     assert not_applicable[0].endswith(

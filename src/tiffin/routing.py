@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from tiffin import infra
 from tiffin.api import handle_api
 from tiffin.docs_page import docs_asset
-from tiffin.frameworks import quart, serves_fully
+from tiffin.frameworks import route_template, routes_bare_prefix, serves_fully
 from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
@@ -110,9 +110,11 @@ class Router:
             if not self.runtime.ready:
                 await self._not_ready(scope, receive, send)
                 return
-            if mount.framework == "quart" and path == mount.path and scope["type"] == "http":
-                # Quart cannot route the empty path below its root_path: send the client
-                # to the app's root, as Starlette's router does for a Mount.
+            if (
+                path == mount.path
+                and scope["type"] == "http"
+                and not routes_bare_prefix(mount.framework)
+            ):
                 await _slash_redirect(scope, receive, send)
                 return
             await self._call_mount(mount, scope, receive, send)
@@ -129,12 +131,10 @@ class Router:
             await mount.app(child, receive, send)
         finally:
             label = scope.get(ENDPOINT_SCOPE_KEY)
-            route = child.get("route")
-            path_format = getattr(route, "path_format", None)
-            if label is not None and mount.framework == "quart" and child["type"] == "http":
-                path_format = quart.route_template(mount.app, child)
-            if label is not None and isinstance(path_format, str):
-                label.template = child["root_path"][len(outer_root) :] + path_format
+            if label is not None:  # metrics on: refine the label to the route matched
+                template = route_template(mount.app, mount.framework, child)
+                if template is not None:
+                    label.template = child["root_path"][len(outer_root) :] + template
 
     def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
         """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""

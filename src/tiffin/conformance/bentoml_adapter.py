@@ -28,9 +28,8 @@ import httpx
 from tiffin.conformance.events import EventLog
 from tiffin.conformance.facts import ServiceFacts, facts_of_service
 from tiffin.conformance.implementations import Difference, Implementation
-from tiffin.conformance.spec import ServiceSpec
+from tiffin.conformance.spec import SPEC_ENV, ServiceSpec
 
-SPEC_ENV = "TIFFIN_CONFORMANCE_SPEC"
 SERVED = "tiffin.conformance.bentoml_served:Reference"
 CLIENT_TIMEOUT = 10.0  # no check waits longer for one answer
 # bentoml serve is ready in ~4 s here; one whose startup failed does not exit: it times out.

@@ -8,8 +8,6 @@ import os
 import bentoml
 
 from tiffin.conformance.reference import build_reference_service
-from tiffin.conformance.spec import ServiceSpec
-
-SPEC_ENV = "TIFFIN_CONFORMANCE_SPEC"
+from tiffin.conformance.spec import SPEC_ENV, ServiceSpec
 
 Reference = build_reference_service(ServiceSpec.from_json(os.environ[SPEC_ENV]), bentoml)

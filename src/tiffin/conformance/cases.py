@@ -79,6 +79,16 @@ class Outcome:
     detail: str = ""
 
 
+def grouped_by_reason(items: Iterable[NotApplicable]) -> dict[str, list[str]]:
+    """The checks that do not apply, by reason, each check once whatever the columns."""
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        ids = grouped.setdefault(item.reason, [])
+        if item.check.id not in ids:
+            ids.append(item.check.id)
+    return grouped
+
+
 def reference_cases(
     implementation_names: Iterable[str] | None = None,
     frameworks: Iterable[str] = FRAMEWORKS,

@@ -7,7 +7,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tiffin.conformance.cases import Case, NotApplicable, outcome_of, reference_cases, service_cases
+from tiffin.conformance.cases import (
+    Case,
+    NotApplicable,
+    grouped_by_reason,
+    outcome_of,
+    reference_cases,
+    service_cases,
+)
 from tiffin.conformance.grid import STATUSES, write_grid
 from tiffin.conformance.spec import FRAMEWORKS, TRANSPORTS
 
@@ -114,23 +121,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{outcome.status.upper():7} {case.id} {case.check.rule}", flush=True)
         if outcome.status == "fail":
             print(f"        {outcome.detail.splitlines()[0] if outcome.detail else ''}")
-    for reason, check_ids in _grouped(skipped).items():
+    for reason, check_ids in grouped_by_reason(skipped).items():
         print(f"N/A     {', '.join(check_ids)}: {reason}")
     markdown, _ = write_grid(args.grid, outcomes, skipped)
     counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
     counts["n/a"] = len(skipped)
     print(", ".join(f"{n} {status}" for status, n in counts.items()) + f"; grid: {markdown}")
     return 1 if counts["fail"] else 0
-
-
-def _grouped(skipped: Sequence[NotApplicable]) -> dict[str, list[str]]:
-    """The checks that do not apply, by reason, each once whatever the columns."""
-    grouped: dict[str, list[str]] = {}
-    for item in skipped:
-        ids = grouped.setdefault(item.reason, [])
-        if item.check.id not in ids:
-            ids.append(item.check.id)
-    return grouped
 
 
 def _selected(case: Case | NotApplicable, wanted: Sequence[str] | None) -> bool:

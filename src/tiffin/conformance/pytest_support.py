@@ -18,6 +18,7 @@ apply, and merges them into a grid (``GRID.md`` and ``GRID.json``).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tiffin.conformance.cases import (
     Column,
     NotApplicable,
     Outcome,
+    grouped_by_reason,
     service_cases,
     service_label,
 )
@@ -64,8 +66,6 @@ def case_params(
 
 
 def _with_grid(case: Case, folder: str | None) -> Case:
-    from dataclasses import replace
-
     return replace(case, grid_dir=folder)
 
 
@@ -208,14 +208,9 @@ class ConformanceRecorder:
         for _, outcome in self.outcomes:
             if outcome.status == "fail":
                 write(f"FAIL {outcome.check.id} [{outcome.column.key}] {outcome.check.rule}")
-        grouped: dict[str, list[str]] = {}
-        for item in self.not_applicable:
-            ids = grouped.setdefault(item.reason, [])
-            if item.column.key in counts and item.check.id not in ids:
-                ids.append(item.check.id)
-        for reason, ids in grouped.items():
-            if ids:
-                write(f"N/A  {', '.join(sorted(ids))}: {reason}")
+        shown = [item for item in self.not_applicable if item.column.key in counts]
+        for reason, ids in grouped_by_reason(shown).items():
+            write(f"N/A  {', '.join(sorted(ids))}: {reason}")
         for path in getattr(self, "written", ()):
             write(f"grid written to {path}")
 

@@ -10,6 +10,9 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+# How a spec reaches a `bentoml serve` subprocess: as JSON in this variable.
+SPEC_ENV = "TIFFIN_CONFORMANCE_SPEC"
+
 FRAMEWORKS = ("fastapi", "quart", "starlette", "asgi")
 TRANSPORTS = ("inprocess", "socket")
 

@@ -47,7 +47,7 @@ class Served:
 
         try:  # bounded: a websocket that never answers fails the check, not the run
             return await asyncio.wait_for(first_message(), WEBSOCKET_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CheckFailed(
                 f"no message on the websocket {path} within {WEBSOCKET_SECONDS:g}s"
             ) from None

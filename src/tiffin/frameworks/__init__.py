@@ -58,6 +58,28 @@ def serves_fully(app: Any, framework: str, scope: MutableMapping[str, Any]) -> b
     return any(route.matches(dict(scope))[0] is Match.FULL for route in app.router.routes)
 
 
+def route_template(app: Any, framework: str, scope: MutableMapping[str, Any]) -> str | None:
+    """The template of the route a mounted app matched (``/items/{item_id}``), or None.
+
+    Starlette and FastAPI leave the matched route in the scope; Quart is asked.
+    """
+    if framework == "quart":
+        from tiffin.frameworks import quart
+
+        return quart.route_template(app, scope) if scope["type"] == "http" else None
+    path_format = getattr(scope.get("route"), "path_format", None)
+    return path_format if isinstance(path_format, str) else None
+
+
+def routes_bare_prefix(framework: str) -> bool:
+    """Whether the app answers ``GET /v1`` (its prefix, no slash) itself.
+
+    Quart cannot route the empty path below its root_path; the router sends the
+    client to ``/v1/`` instead, as Starlette's router does for a Mount.
+    """
+    return framework != "quart"
+
+
 def class_functions(owner: type) -> set[int]:
     """Ids of the plain functions defined in ``owner``'s body (and its bases) taking ``self``."""
     found = set()
