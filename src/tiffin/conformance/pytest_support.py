@@ -166,9 +166,13 @@ class ConformanceRecorder:
         self.outcomes.append((case.grid_dir, Outcome(case.check, case.column, status, detail)))
         return report
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def _take_declared(self) -> None:
+        """Cells found not to apply at collection (the terminal summary may come first)."""
         self.not_applicable.extend(_declared_not_applicable)
         _declared_not_applicable.clear()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._take_declared()
         if not self.outcomes:
             return
         folders: dict[str, tuple[list[Outcome], list[NotApplicable]]] = {}
@@ -186,6 +190,7 @@ class ConformanceRecorder:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.outcomes:
             return
+        self._take_declared()
         write = terminalreporter.write_line
         terminalreporter.section("tiffin conformance")
         # One cell per (check, column), however many tests ran it.
