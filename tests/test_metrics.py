@@ -1,18 +1,21 @@
 """CONTRACT section 8: /metrics, with BentoML's family names and route-template labels."""
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 import tiffin
-from tests.asgi import metric_value
+from tests.asgi import call_http, metric_value
 from tests.conftest import running_client
 
 TOTAL = "bentoml_service_request_total"
@@ -243,3 +246,195 @@ async def test_metrics_count_requests_that_arrived_before_startup_finished() -> 
 
     assert early.status_code == 503
     assert metric_value(text, TOTAL, endpoint="/hello", http_response_code="503") == 1.0
+
+
+# --- clients that went away -------------------------------------------------------------
+
+
+class Named(BaseModel):
+    name: str
+
+
+def body_reading_service() -> Any:
+    """``POST /echo`` (an ``@api``), ``/f/named`` (FastAPI) and ``/s/echo`` (Starlette)."""
+    fastapi_app = FastAPI()
+
+    @fastapi_app.post("/named")
+    async def named(body: Named) -> Named:
+        return body
+
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(await request.body())
+
+    starlette_app = Starlette(routes=[Route("/echo", echo, methods=["POST"])])
+
+    @tiffin.service(name="gone")
+    @tiffin.mount_asgi_app(fastapi_app, path="/f")
+    @tiffin.mount_asgi_app(starlette_app, path="/s")
+    class Svc:
+        @tiffin.api
+        def echo(self, text: str) -> str:
+            return text
+
+    return Svc.to_asgi()
+
+
+async def call_gone(app: Any, path: str) -> list[dict[str, Any]]:
+    """``POST path`` from a client that disconnects before sending any of its body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"16"),
+        ],
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(app(scope, receive, send), 5)
+    return sent
+
+
+async def metrics_text(app: Any) -> str:
+    sent = await call_http(app, "GET", "/metrics")
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+
+
+@pytest.mark.parametrize(
+    "path", ["/echo", "/f/named", "/s/echo"], ids=["api", "fastapi", "starlette"]
+)
+async def test_a_client_gone_before_its_body_was_read_is_counted_499_not_logged(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = body_reading_service()
+
+    async with app.running():
+        with caplog.at_level(logging.WARNING):
+            await call_gone(app, path)
+        text = await metrics_text(app)
+
+    assert metric_value(text, TOTAL, endpoint=path, http_response_code="499") == 1.0
+    assert [s.labels for s in samples(text, TOTAL) if s.labels["endpoint"] == path] == [
+        {"endpoint": path, "http_response_code": "499", "service_name": "gone"}
+    ]
+    assert caplog.records == []
+
+
+async def test_a_request_cancelled_before_it_responded_is_counted_499() -> None:
+    entered = asyncio.Event()
+
+    @tiffin.service(name="cancelled")
+    class Svc:
+        @tiffin.api
+        async def wait(self) -> str:
+            entered.set()
+            await asyncio.sleep(10)
+            return "late"
+
+    app = Svc.to_asgi()
+    async with app.running():
+        request = asyncio.create_task(call_http(app, "POST", "/wait"))
+        await asyncio.wait_for(entered.wait(), 5)
+        request.cancel()  # what a server does when its client is gone
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        text = await metrics_text(app)
+
+    assert metric_value(text, TOTAL, endpoint="/wait", http_response_code="499") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/wait", http_response_code="500") is None
+
+
+async def test_a_client_gone_after_the_response_started_keeps_its_status() -> None:
+    async def stream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan support: the service starts without it
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        assert (await receive())["type"] == "http.disconnect"
+
+    @tiffin.service(name="streamed")
+    @tiffin.mount_asgi_app(stream, path="/stream")
+    class Svc:
+        pass
+
+    app = Svc.to_asgi()
+    async with app.running():
+        await call_gone(app, "/stream/x")
+        text = await metrics_text(app)
+
+    labels = {"endpoint": "/stream/{path:path}", "http_response_code": "200"}
+    assert metric_value(text, TOTAL, **labels) == 1.0
+
+
+# --- throttled requests to mounted apps --------------------------------------------------
+
+
+def held_items_app(entered: asyncio.Event, release: asyncio.Event) -> Any:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        entered.set()
+        await asyncio.wait_for(release.wait(), 5)
+        return {"id": item_id}
+
+    return app
+
+
+def held_nested_starlette_app(entered: asyncio.Event, release: asyncio.Event) -> Any:
+    async def item(request: Request) -> PlainTextResponse:
+        entered.set()
+        await asyncio.wait_for(release.wait(), 5)
+        return PlainTextResponse(request.path_params["item_id"])
+
+    return Starlette(routes=[Mount("/inner", routes=[Route("/items/{item_id}", item)])])
+
+
+@pytest.mark.parametrize(
+    ("make_app", "path", "template"),
+    [
+        (held_items_app, "/v1/items/{}", "/pp/v1/items/{item_id}"),
+        (held_nested_starlette_app, "/v1/inner/items/{}", "/pp/v1/inner/items/{item_id}"),
+    ],
+    ids=["fastapi", "starlette-nested-mount"],
+)
+async def test_a_throttled_request_to_a_mounted_route_is_labelled_with_its_template(
+    make_app: Any, path: str, template: str
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    @tiffin.service(path_prefix="/pp", traffic={"max_concurrency": 1})
+    @tiffin.mount_asgi_app(make_app(entered, release), path="/v1")
+    class Svc:
+        pass
+
+    async with running_client(Svc) as client:
+        served = asyncio.create_task(client.get("/pp" + path.format(1)))
+        await asyncio.wait_for(entered.wait(), 5)
+        throttled = await client.get("/pp" + path.format(2))
+        missing = await client.get("/pp/v1/nothing/here")
+        release.set()
+        assert (await served).status_code == 200
+        text = (await client.get("/pp/metrics")).text
+
+    assert (throttled.status_code, missing.status_code) == (429, 429)
+    assert metric_value(text, TOTAL, endpoint=template, http_response_code="429") == 1.0
+    assert metric_value(text, TOTAL, endpoint=template, http_response_code="200") == 1.0
+    assert metric_value(text, TOTAL, endpoint="/pp/v1/{path:path}", http_response_code="429") == 1.0

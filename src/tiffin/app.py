@@ -148,7 +148,7 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
         app = ConcurrencyLimitMiddleware(app, config.traffic.max_concurrency, exempt)
     app = TimeoutMiddleware(app, config.traffic.timeout)
     if runtime.metrics is not None:
-        app = MetricsMiddleware(app, runtime.metrics, router.template_for)
+        app = MetricsMiddleware(app, runtime.metrics, router.label_for)
     return ErrorGuardMiddleware(app, config.name)
 
 

@@ -3,12 +3,15 @@
 An exception before the response has started answers ``500`` with the generic
 JSON body at once; after it has started, the response is cut short (there is
 nothing else to say over HTTP). Either way the exception is logged once, here.
+Starlette's ``ClientDisconnect`` is no error of the server: the client went away
+while its body was read, so there is no one to answer and nothing to log.
 """
 
 from __future__ import annotations
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiffin.responses import GENERIC_ERROR, json_error
@@ -35,6 +38,8 @@ class ErrorGuardMiddleware:
 
         try:
             await self.app(scope, receive, send_watched)
+        except ClientDisconnect:
+            pass
         except Exception:
             logger.exception(
                 "service %r: unhandled error in %s %s",

@@ -3,7 +3,8 @@
 ``endpoint`` is the route template (``/v1/items/{id}``), never the raw path, so
 the number of label values stays bounded. Mounted Starlette and FastAPI apps
 report the template of the route they matched; other mounted apps are labelled
-by their mount (``/v1/{path:path}``).
+by their mount (``/v1/{path:path}``). A client gone before its response started
+is counted as ``499``, nginx's "client closed request", not as a server error.
 
 Under ``tiffin serve --workers N`` the metrics live in prometheus_client's
 multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is set (by ``tiffin serve``)
@@ -14,6 +15,7 @@ a registry of its own, so two apps in one process never collide.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENDPOINT_SCOPE_KEY = "tiffin.endpoint"
 UNMATCHED = "unmatched"
+# nginx's code for a client that closed its connection before the response started.
+CLIENT_CLOSED_REQUEST = 499
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -96,41 +100,85 @@ class ServiceMetrics:
 
 
 class EndpointLabel:
-    """The route template of one request; the router refines it once a mounted app matched."""
+    """The route template of one request.
 
-    __slots__ = ("template",)
+    A request to a mounted app starts with the mount's label (``/v1/{path:path}``),
+    and the router refines it to the route the app matched. When the app never
+    ran (a ``429`` or ``503`` answered first), ``resolve`` finds that route
+    without running it, once the response is sent.
+    """
 
-    def __init__(self, template: str) -> None:
+    __slots__ = ("resolve", "template")
+
+    def __init__(self, template: str, resolve: Callable[[], str | None] | None = None) -> None:
         self.template = template
+        self.resolve = resolve
+
+    def refine(self, template: str | None) -> None:
+        """The route the app matched (None: none did): the label needs no ``resolve``."""
+        self.resolve = None
+        if template is not None:
+            self.template = template
+
+    def final(self) -> str:
+        if self.resolve is not None:
+            resolve, self.resolve = self.resolve, None
+            try:
+                self.refine(resolve())
+            except Exception:  # a label never fails a request; the mount's label stands
+                pass
+        return self.template
 
 
 class MetricsMiddleware:
+    """Counts every http request by route template and status.
+
+    A client that disconnects before its response started is counted as ``499``
+    (nginx's "client closed request"), as is a request cancelled from outside
+    before it responded (a server does that when its client is gone): neither is
+    a server error.
+    """
+
     def __init__(
-        self, app: ASGIApp, metrics: ServiceMetrics, template_for: Callable[[Scope], str]
+        self, app: ASGIApp, metrics: ServiceMetrics, label_for: Callable[[Scope], EndpointLabel]
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.template_for = template_for
+        self.label_for = label_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        label = EndpointLabel(self.template_for(scope))
+        label = self.label_for(scope)
         scope[ENDPOINT_SCOPE_KEY] = label
-        coarse = label.template
-        gauge = self.metrics.started(coarse)
-        status = 500
+        gauge = self.metrics.started(label.template)
+        status = 500  # an app that returns without responding (a server answers it 500)
+        started = False
+        client_gone = False
+
+        async def receive_watched() -> Message:
+            nonlocal client_gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                client_gone = True
+            return message
 
         async def send_counted(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_counted)
+            await self.app(scope, receive_watched, send_counted)
+        except asyncio.CancelledError:
+            client_gone = client_gone or not started
+            raise
         finally:
             gauge.dec()
-            self.metrics.finished(label.template, status, time.perf_counter() - began)
+            if client_gone:
+                status = CLIENT_CLOSED_REQUEST
+            self.metrics.finished(label.final(), status, time.perf_counter() - began)

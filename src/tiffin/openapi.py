@@ -4,10 +4,16 @@ It lists the infrastructure routes, every ``@api`` (input schema from its
 pydantic model) and the routes of every mounted FastAPI app under their
 prefix, taken from FastAPI's own ``openapi()``. Other frameworks have no
 schema to offer and are left out.
+
+Every API and every mounted app brings component schemas of its own. Identical
+schemas under one name are kept once; a name already holding a different
+schema (two apps, each with its own ``Item``) is given to the newcomer with its
+source's name in front (``v2_Item``), and that source's ``$ref``s follow.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
@@ -18,7 +24,10 @@ if TYPE_CHECKING:
     from tiffin.config import ServiceConfig
     from tiffin.service import Service
 
-REF_TEMPLATE = "#/components/schemas/{model}"
+REF_PREFIX = "#/components/schemas/"
+REF_TEMPLATE = REF_PREFIX + "{model}"
+# What OpenAPI allows in a component name; anything else in a mount path becomes "_".
+_NOT_IN_COMPONENT_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "string"}, "detail": {"type": "array", "items": {}}},
@@ -54,9 +63,10 @@ def build_openapi(service: Service[Any], config: ServiceConfig) -> dict[str, Any
             continue
         document = cast(Any, mount.app).openapi()
         mount_prefix = prefix + ("" if mount.path == "/" else mount.path)
+        source = _component_name(mount.path.strip("/") or "root")
+        renamed = merge_schemas(schemas, document.get("components", {}).get("schemas", {}), source)
         for path, item in document.get("paths", {}).items():
-            paths[mount_prefix + path] = item
-        schemas.update(document.get("components", {}).get("schemas", {}))
+            paths[mount_prefix + path] = rewrite_refs(item, renamed)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -69,11 +79,89 @@ def build_openapi(service: Service[Any], config: ServiceConfig) -> dict[str, Any
     }
 
 
+def merge_schemas(schemas: dict[str, Any], incoming: dict[str, Any], source: str) -> dict[str, str]:
+    """Add ``incoming`` to ``schemas``; answer the names given a ``source`` prefix to stay apart.
+
+    A schema is renamed when its name holds a different schema already, and so
+    is every schema referring to a renamed one (its meaning differs too), until
+    nothing more changes. ``incoming`` is left as it is.
+    """
+    renamed: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, schema in incoming.items():
+            if name in renamed or name not in schemas:
+                continue
+            if schemas[name] != rewrite_refs(schema, renamed):
+                renamed[name] = _free_name(f"{source}_{name}", schemas, incoming, renamed)
+                changed = True
+    for name, schema in incoming.items():
+        schemas[renamed.get(name, name)] = rewrite_refs(schema, renamed)
+    return renamed
+
+
+def rewrite_refs(value: Any, renamed: dict[str, str]) -> Any:
+    """A copy of ``value`` with its references to the schemas in ``renamed`` renamed."""
+    if not renamed:
+        return value
+    if isinstance(value, list):
+        return [rewrite_refs(item, renamed) for item in value]
+    if not isinstance(value, dict):
+        return value
+    copy = {key: rewrite_refs(item, renamed) for key, item in value.items()}
+    ref = copy.get("$ref")
+    if isinstance(ref, str):
+        copy["$ref"] = _renamed_ref(ref, renamed)
+    discriminator = copy.get("discriminator")
+    if isinstance(discriminator, dict) and isinstance(discriminator.get("mapping"), dict):
+        discriminator["mapping"] = {
+            key: _renamed_ref(target, renamed) if isinstance(target, str) else target
+            for key, target in discriminator["mapping"].items()
+        }
+    return copy
+
+
+def _renamed_ref(ref: str, renamed: dict[str, str]) -> str:
+    if ref.startswith(REF_PREFIX):
+        name = renamed.get(ref[len(REF_PREFIX) :])
+        if name is not None:
+            return REF_PREFIX + name
+    return ref
+
+
+def _free_name(
+    wanted: str, schemas: dict[str, Any], incoming: dict[str, Any], renamed: dict[str, str]
+) -> str:
+    taken = schemas.keys() | incoming.keys() | set(renamed.values())
+    name, number = wanted, 1
+    while name in taken:
+        number += 1
+        name = f"{wanted}_{number}"
+    return name
+
+
+def _component_name(text: str) -> str:
+    return _NOT_IN_COMPONENT_NAME.sub("_", text)
+
+
 def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
     model = spec.input_model
+    own: dict[str, Any] = {}
     input_schema = model.model_json_schema(ref_template=REF_TEMPLATE)
-    schemas.update(input_schema.pop("$defs", {}))
-    schemas[model.__name__] = input_schema
+    own.update(input_schema.pop("$defs", {}))
+    # The name of a service class defined in a function holds "<locals>".
+    input_name = _component_name(model.__name__)
+    own[input_name] = input_schema
+    request_body = {
+        # An empty body is `{}`: it is optional exactly when every parameter has a default.
+        "required": any(field.is_required() for field in model.model_fields.values()),
+        "content": {
+            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=input_name)}}
+        },
+    }
+    output = _output_content(spec, own)
+    renamed = merge_schemas(schemas, own, _component_name(spec.name))
     error = {
         "content": {
             "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="TiffinError")}}
@@ -84,17 +172,11 @@ def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
         "operationId": spec.name,
         "summary": spec.name,
         "description": (spec.func.__doc__ or "").strip(),
-        "requestBody": {
-            # An empty body is `{}`: it is optional exactly when every parameter has a default.
-            "required": any(field.is_required() for field in model.model_fields.values()),
-            "content": {
-                "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
-            },
-        },
+        "requestBody": rewrite_refs(request_body, renamed),
         "responses": {
             "200": {
                 "description": "Successful Response",
-                "content": _output_content(spec, schemas),
+                "content": rewrite_refs(output, renamed),
             },
             "400": {"description": "Invalid input", **error},
             "500": {"description": "Unexpected error", **error},

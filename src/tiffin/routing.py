@@ -12,6 +12,7 @@ so its cost does not grow with the number of APIs or mounts.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import URL
@@ -21,8 +22,8 @@ from starlette.types import Receive, Scope, Send
 from tiffin import infra
 from tiffin.api import handle_api
 from tiffin.docs_page import docs_asset
-from tiffin.frameworks import route_template, routes_bare_prefix, serves_fully
-from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
+from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully
+from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
 
@@ -60,21 +61,33 @@ class Router:
             return path[len(self.prefix) :]
         return None
 
-    def template_for(self, scope: Scope) -> str:
-        """The metrics label of a request: its route template, before any app runs."""
+    def label_for(self, scope: Scope) -> EndpointLabel:
+        """The metrics label of a request: its route template, before any app runs.
+
+        A mounted app's route is only known once the app has matched it; if the
+        app never runs (the request is throttled first), the label resolves it.
+        """
         path = self._inner(scope)
         if path is None:
-            return UNMATCHED
+            return EndpointLabel(UNMATCHED)
         if path in infra.INFRA_HANDLERS or path in self.apis:
-            return self.prefix + path
+            return EndpointLabel(self.prefix + path)
         if path.startswith(infra.DOCS_ASSETS):
-            return self.prefix + infra.DOCS_ASSETS + "{asset}"
+            return EndpointLabel(self.prefix + infra.DOCS_ASSETS + "{asset}")
         mount = self.mounts.find(path)
         if mount is not None:
-            return self.prefix + ("" if mount.path == "/" else mount.path) + "/{path:path}"
+            template = self.prefix + _below(mount) + "/{path:path}"
+            return EndpointLabel(template, functools.partial(self._mount_template, mount, scope))
         if path == "/" and self.serves_index:
-            return self.prefix + "/"
-        return UNMATCHED
+            return EndpointLabel(self.prefix + "/")
+        return EndpointLabel(UNMATCHED)
+
+    def _mount_template(self, mount: Mount, scope: Scope) -> str | None:
+        """The template of the mounted route ``scope`` would reach, the mount's prefix included."""
+        template = matched_template(
+            mount.app, mount.framework, {**scope, "root_path": self._mount_root(mount, scope)}
+        )
+        return None if template is None else self.prefix + _below(mount) + template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = self._inner(scope)
@@ -134,16 +147,19 @@ class Router:
             if label is not None:  # metrics on: refine the label to the route matched
                 template = route_template(mount.app, mount.framework, child)
                 if template is not None:
-                    label.template = child["root_path"][len(outer_root) :] + template
+                    template = child["root_path"][len(outer_root) :] + template
+                label.refine(template)
 
     def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
         """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""
         child = dict(scope)
-        child["root_path"] = (
-            scope.get("root_path", "") + self.prefix + ("" if mount.path == "/" else mount.path)
-        )
+        child["root_path"] = self._mount_root(mount, scope)
         child["state"] = dict(self.runtime.state_for(mount))  # copied per request, as servers do
         return child
+
+    def _mount_root(self, mount: Mount, scope: Scope) -> str:
+        root_path: str = scope.get("root_path", "")
+        return root_path + self.prefix + _below(mount)
 
     async def _not_ready(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -154,6 +170,11 @@ class Router:
             "first (tiffin serve, uvicorn, or the tiffin_client fixture do)"
         )
         await json_error(503, message)(scope, receive, send)
+
+
+def _below(mount: Mount) -> str:
+    """What a mount adds to the path of its routes: ``/v1``, or nothing for ``/``."""
+    return "" if mount.path == "/" else mount.path
 
 
 def _method_not_allowed(allow: str) -> PlainTextResponse:

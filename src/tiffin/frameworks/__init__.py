@@ -71,6 +71,49 @@ def route_template(app: Any, framework: str, scope: MutableMapping[str, Any]) ->
     return path_format if isinstance(path_format, str) else None
 
 
+def matched_template(app: Any, framework: str, scope: MutableMapping[str, Any]) -> str | None:
+    """What ``route_template`` would report once ``app`` served ``scope``, without running it.
+
+    For a request answered before the app ran, such as a ``429``. Starlette's
+    routing is followed as its router does it (the first full match, else the
+    first partial one, into nested mounts); bare ASGI apps answer None.
+    """
+    if framework == "quart":
+        return route_template(app, framework, scope)
+    if framework not in ("fastapi", "starlette"):
+        return None
+    from starlette.routing import Host, Mount
+
+    scope = dict(scope)
+    outer_root = scope["root_path"]
+    routes = app.router.routes
+    while True:
+        route, child = _first_match(routes, scope)
+        if route is None:
+            return None
+        prefix = scope["root_path"][len(outer_root) :]
+        scope.update(child)
+        inner = route.routes if isinstance(route, Mount | Host) else None
+        if not inner:
+            path_format = getattr(route, "path_format", None)
+            return prefix + path_format if isinstance(path_format, str) else None
+        routes = inner
+
+
+def _first_match(routes: Any, scope: MutableMapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The route Starlette's router picks for ``scope`` and its child scope; ``None`` for a miss."""
+    from starlette.routing import Match
+
+    partial: tuple[Any, dict[str, Any]] = (None, {})
+    for route in routes:
+        found, child = route.matches(scope)
+        if found is Match.FULL:
+            return route, child
+        if found is Match.PARTIAL and partial[0] is None:
+            partial = (route, child)
+    return partial
+
+
 def routes_bare_prefix(framework: str) -> bool:
     """Whether the app answers ``GET /v1`` (its prefix, no slash) itself.
 
