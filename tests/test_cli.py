@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.services import sized
-from tests.serving import REPO, serving, tiffin_command
+from tests.serving import REPO, served, serving, tiffin_command
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.serving import worker_count
 
@@ -36,6 +37,25 @@ def test_serve_help_names_every_option_and_the_target_forms() -> None:
     assert "path/to/file.py:Service" in text
     assert "(default: 127.0.0.1)" in text and "(default: 3000)" in text
     assert "SIGTERM" in text
+
+
+def test_serve_needs_tiffin_alone_and_conformance_names_the_test_extra() -> None:
+    without = REPO / "tests" / "without_test_extra"  # `import httpx` fails there
+    with served("tests.services.slow:Slow", extra_path=without) as url:
+        assert httpx.post(f"{url}/wait", json={"seconds": 0}).text == "done"
+    result = subprocess.run(
+        tiffin_command("conformance", "--reference"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(without)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "tiffin: error: tiffin conformance needs 'httpx', which is not installed: it comes "
+        'with tiffin\'s test extra. Fix: pip install "tiffin[test]"\n'
+    )
 
 
 @pytest.mark.parametrize(

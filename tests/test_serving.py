@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +71,17 @@ def test_a_failing_startup_exits_non_zero_naming_the_hook_and_cause() -> None:
     assert "model weights not found at /models/missing.bin" in result.stderr
 
 
+def test_a_failing_mount_is_reported_once_naming_the_service_mount_and_cause() -> None:
+    result = run_serve("tests.services.broken_mount:BrokenMount")
+    assert result.returncode == 3, result.stderr
+    message = (
+        "service 'BrokenMount' failed to start: the lifespan of the starlette app mounted at "
+        "'/v1' raised ConnectionError: database at db:5432 refused the connection"
+    )
+    assert result.stderr.count(message) == 1, result.stderr
+    assert result.stderr.count("Traceback") == 1, result.stderr  # the cause's, logged once
+
+
 def test_a_module_with_two_services_is_a_one_line_error_naming_both() -> None:
     result = run_serve("tests.services.two_services")
     assert result.returncode == 2
@@ -86,6 +97,25 @@ def test_a_module_with_no_service_is_a_one_line_error() -> None:
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "holds 0 services (none)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# tiffin's own log records, printed as uvicorn prints its own, at --log-level.
+
+
+@pytest.mark.parametrize("log_level", ["info", "critical"])
+def test_an_exception_in_an_api_is_logged_once_as_uvicorn_logs(log_level: str) -> None:
+    with serving("tests.services.raising:Raising", "--log-level", log_level) as server:
+        answer = httpx.post(f"{server.url}/divide", json={})
+    assert answer.status_code == 500
+    output = server.output
+    record = "service 'Raising': unhandled error in POST /divide"
+    if log_level == "critical":
+        assert record not in output and "Traceback" not in output, output
+        return
+    assert output.count(record) == 1, output
+    assert re.search(rf"^ERROR: +{re.escape(record)}$", output, re.MULTILINE), output
+    assert output.count("Traceback") == 1, output
+    assert output.count("ZeroDivisionError: division by zero") == 1, output
 
 
 # Several workers: uvicorn's own supervisor, one port, metrics aggregated.
@@ -133,15 +163,19 @@ def metric_value(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def test_the_metrics_directory_is_made_for_the_workers_and_removed_after() -> None:
-    before = set(Path(tempfile.gettempdir()).glob("tiffin-metrics-*"))
-    with serving("tests.services.pids:Pids", "--workers", "2") as server:
-        during = set(Path(tempfile.gettempdir()).glob("tiffin-metrics-*")) - before
+def test_the_metrics_directory_is_made_for_the_workers_and_removed_after(
+    tmp_path: Path,
+) -> None:
+    # The server's temporary directory is this test's own: other runs cannot add to it.
+    with serving(
+        "tests.services.pids:Pids", "--workers", "2", env={"TMPDIR": str(tmp_path)}
+    ) as server:
+        during = list(tmp_path.glob("tiffin-metrics-*"))
         httpx.post(f"{server.url}/pid", json={})
-        assert len(during) == 1
-        assert any(next(iter(during)).iterdir())  # the workers write their values there
+        assert len(during) == 1, during
+        assert any(during[0].iterdir())  # the workers write their values there
     assert server.process.returncode == 0
-    assert not next(iter(during)).exists()
+    assert list(tmp_path.glob("tiffin-metrics-*")) == []
 
 
 # Graceful shutdown: stop accepting, drain, run every shutdown step, exit 0.

@@ -185,11 +185,17 @@ class ComposedApp:
                 phase = "shutdown"
                 await receive()  # lifespan.shutdown
         except StartupError as exc:
-            logger.error("%s", exc, exc_info=exc.__cause__)
+            # The server reports the message of `*.failed` (uvicorn logs it): logged here too,
+            # it was printed twice. Only the traceback of the cause is left for the log.
+            if exc.__cause__ is not None:
+                logger.error(
+                    "service %r: the traceback of the failed startup step",
+                    self.service.name,
+                    exc_info=exc.__cause__,
+                )
             await send({"type": "lifespan.startup.failed", "message": str(exc)})
             return
         except ShutdownError as exc:
-            logger.error("%s", exc)
             await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
             return
         except Exception as exc:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tiffin.exceptions import BentoMLException
+from tiffin.extras import is_missing_test_extra, missing_test_extra
 
 SERVE_DESCRIPTION = """\
 Serve a tiffin service over HTTP with uvicorn.
@@ -87,14 +88,33 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default: info; the startup banner shows at info and debug)",
     )
-    from tiffin.conformance import cli as conformance_cli
-
-    conformance_cli.add_parser(commands)
+    _add_conformance_parser(commands)
     return parser
 
 
+def _add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from tiffin.conformance import cli as conformance_cli
+    except ModuleNotFoundError as exc:
+        if not is_missing_test_extra(exc):
+            raise
+        # `tiffin serve` needs tiffin alone; the checks talk to services with httpx.
+        unavailable = commands.add_parser(
+            "conformance", help="run the conformance checks (needs tiffin[test])"
+        )
+        unavailable.set_defaults(missing=missing_test_extra("tiffin conformance", exc))
+        return
+    conformance_cli.add_parser(commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "missing", None):  # whatever its arguments, the command cannot run
+        print(f"tiffin: error: {args.missing}", file=sys.stderr)
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "conformance":
         from tiffin.conformance import cli as conformance_cli
 

@@ -16,6 +16,7 @@ finish (at most ``graceful_timeout`` seconds), runs the lifespan shutdown
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import importlib.util
 import logging
@@ -164,6 +165,7 @@ def serve(options: ServeOptions) -> int:
         "port": options.port,
         "lifespan": "on",
         "log_level": options.log_level,
+        "log_config": log_config(options.log_level),
         "timeout_graceful_shutdown": options.graceful_timeout,
     }
     if workers == 1 and not options.reload:
@@ -181,6 +183,24 @@ def serve(options: ServeOptions) -> int:
             **common,
         )
         return _run_supervised(config)
+
+
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging config, with the ``tiffin`` logger printed as uvicorn's are.
+
+    Without a handler of its own, tiffin's records (the traceback of an exception in an
+    API, a failed startup) would reach only Python's last-resort handler: unformatted,
+    and at WARNING whatever ``--log-level`` says.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)  # uvicorn edits the dict it is given
+    config["loggers"]["tiffin"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def app_from_environment() -> ASGIApp:

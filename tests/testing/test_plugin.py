@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +278,59 @@ async def test_no_service(tiffin_client):
     result = run(pytester, body)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*mark it @pytest.mark.tiffin_service(MyService)*"])
+
+
+# A project that installed tiffin alone (no test extra): the plugin, an entry point, loads
+# in its every pytest run; only a fixture that runs a service needs httpx, and says so.
+
+WITHOUT_TEST_EXTRA = Path(__file__).resolve().parents[1] / "without_test_extra"
+
+
+def test_the_plugin_loads_without_the_test_extra(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(WITHOUT_TEST_EXTRA))  # `import httpx` fails there
+    pytester.makeini(
+        "[pytest]\nfilterwarnings = error\naddopts = --strict-markers --strict-config\n"
+        "tiffin_transport = inprocess\n"
+    )
+    pytester.makepyfile(
+        """
+import pytest
+import tiffin
+
+@tiffin.service
+class Hello:
+    @tiffin.api
+    def hello(self) -> str:
+        return "hello"
+
+def test_without_tiffin_fixtures():
+    with pytest.raises(ModuleNotFoundError):
+        import httpx
+
+def test_the_harness_names_the_extra():
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "tiffin\\[test\\]"'):
+        from tiffin.testing import ServiceClient
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+@pytest.mark.anyio
+@pytest.mark.tiffin_service(Hello)
+async def test_client(tiffin_client):
+    pass
+"""
+    )
+    # pytest-asyncio comes with the test extra too.
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_client*",
+            "tiffin: fixture 'tiffin_client_factory' needs 'httpx', which is not installed: "
+            'it comes with tiffin\'s test extra. Fix: pip install "tiffin[test]"',
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Error while loading plugin*")

@@ -9,10 +9,17 @@ these in fixtures; they work without pytest too::
 
 from __future__ import annotations
 
-from tiffin.testing.factory import HarnessSettings, ServiceClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.testing.live import LiveServer
 from tiffin.testing.loops import DeadlineExceeded, WrongEventLoop
-from tiffin.testing.transport import InProcessTransport
+from tiffin.testing.settings import HarnessSettings
+
+if TYPE_CHECKING:
+    from tiffin.testing.factory import ServiceClient
+    from tiffin.testing.transport import InProcessTransport
 
 __all__ = [
     "DeadlineExceeded",
@@ -22,3 +29,25 @@ __all__ = [
     "ServiceClient",
     "WrongEventLoop",
 ]
+
+# Imported on first use: they need httpx (the test extra), and the pytest plugin, which
+# lives in this package, must load in a project that installed tiffin alone.
+_NEED_HTTPX = {
+    "InProcessTransport": "tiffin.testing.transport",
+    "ServiceClient": "tiffin.testing.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _NEED_HTTPX.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if not is_missing_test_extra(exc):
+            raise
+        message = missing_test_extra(f"tiffin.testing.{name}", exc)
+        raise ModuleNotFoundError(f"tiffin: {message}", name=exc.name) from exc
+    globals()[name] = value
+    return value

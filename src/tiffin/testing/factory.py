@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -26,20 +25,10 @@ from tiffin.testing.loops import (
     hung_mount_lifespans,
 )
 from tiffin.testing.overrides import ServiceOverrides
+from tiffin.testing.settings import TRANSPORTS, HarnessSettings, Transport
 from tiffin.testing.transport import InProcessTransport
 
-Transport = Literal["inprocess", "live"]
-TRANSPORTS: tuple[Transport, ...] = ("inprocess", "live")
-
-
-@dataclass(frozen=True)
-class HarnessSettings:
-    """Deadlines and the default transport (from options, ini keys, or defaults)."""
-
-    transport: Transport = "inprocess"
-    startup_timeout: float = 10.0
-    shutdown_timeout: float = 10.0
-    request_timeout: float = 30.0
+DEFAULT_SETTINGS = HarnessSettings()
 
 
 class ServiceClient:
@@ -64,7 +53,7 @@ class ServiceClient:
         self,
         service: Service[Any],
         *,
-        settings: HarnessSettings = HarnessSettings(),
+        settings: HarnessSettings = DEFAULT_SETTINGS,
         traffic: dict[str, Any] | None = None,
         dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None,
         streaming: bool = False,

@@ -14,23 +14,33 @@ and runs BentoML's own app (``tiffin.testing.bentoml_support``).
 
 ``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
 (strict or auto, any loop scope) or anyio (asyncio backend).
+
+The plugin loads with tiffin alone (as an entry point, it loads in every pytest run of
+an environment holding tiffin); the fixtures that run a service need httpx, from the
+test extra, and say so when it is missing.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 import tiffin
 from tiffin.exceptions import StartupError
+from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
 from tiffin.testing import loops
-from tiffin.testing.factory import TRANSPORTS, HarnessSettings, ServiceClient
+from tiffin.testing.settings import TRANSPORTS, HarnessSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tiffin.testing.factory import ServiceClient
 
 _CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
 _FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
@@ -68,8 +78,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "transport=",
     )
     config.stash[_SETTINGS] = _read_settings(config)
-    from tiffin.conformance.pytest_support import ConformanceRecorder
-
+    try:
+        from tiffin.conformance.pytest_support import ConformanceRecorder
+    except ModuleNotFoundError as exc:
+        if not is_missing_test_extra(exc):
+            raise
+        return  # no check runs without httpx either: there is nothing to record
     config.pluginmanager.register(ConformanceRecorder(config), "tiffin-conformance")
 
 
@@ -122,9 +136,23 @@ def _version(distribution: str) -> str:
 # --- fixtures ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _needs_httpx(fixture: str) -> Iterator[None]:
+    """Around a fixture's import of the harness: without the test extra, fail saying so."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if not is_missing_test_extra(exc):
+            raise
+        message = f"tiffin: {missing_test_extra(f'fixture {fixture!r}', exc)}"
+        raise pytest.fail.Exception(message, pytrace=False) from None  # the message alone
+
+
 @pytest.fixture(scope="session")
 def tiffin_client_factory(pytestconfig: pytest.Config) -> Callable[..., ServiceClient]:
     """``async with tiffin_client_factory(MyService, **overrides) as client:`` on any loop."""
+    with _needs_httpx("tiffin_client_factory"):
+        from tiffin.testing.factory import ServiceClient
     settings = pytestconfig.stash[_SETTINGS]
 
     def factory(service: Service[Any], /, **overrides: Any) -> ServiceClient:
@@ -209,6 +237,8 @@ def tiffin_live_server(
     request: pytest.FixtureRequest, tiffin_service: Service[Any], pytestconfig: pytest.Config
 ) -> Iterator[str]:
     """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
+    with _needs_httpx("tiffin_live_server"):
+        from tiffin.testing.factory import ServiceClient
     settings = pytestconfig.stash[_SETTINGS]
     harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
     with harness.live_server() as url:
@@ -222,8 +252,8 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
     One subprocess per service for the whole session, started on first use (ready when
     ``/readyz`` answers) and stopped with SIGTERM at the end. Startup may take at least 60 s.
     """
-    from tiffin.testing.bentoml_support import BentoMLServers
-
+    with _needs_httpx("tiffin_bentoml_serve"):
+        from tiffin.testing.bentoml_support import BentoMLServers
     settings = pytestconfig.stash[_SETTINGS]
     servers = BentoMLServers(
         startup_timeout=max(settings.startup_timeout, 60.0),
