@@ -38,6 +38,7 @@ INPROCESS = frozenset({"inprocess"})
 NOT_FASTAPI = frozenset({"quart", "starlette", "asgi"})
 STARTED_APPS = frozenset({"fastapi", "starlette", "quart"})  # BentoML runs their lifespans
 APP_PY = "_bentoml_impl/server/app.py"
+SDK_SERVICE = "_bentoml_sdk/service"
 CONTRACT = "CONTRACT.md, Deliberate differences"
 NO_BARE_LIFESPAN = (
     "a bare ASGI mount gets no lifespan: BentoML starts only Starlette-based and Quart apps"
@@ -174,11 +175,44 @@ DIFFERENCES: tuple[Difference, ...] = (
         "observed: no cancellation within 10 s of the 504",
         frameworks={"quart"},
     ),
+    _differ(
+        "LIF-010",
+        "on_startup hooks run in alphabetical order of their names, not definition order",
+        f"{APP_PY}: `for name in dir(self.service.inner)` finds the hooks",
+    ),
+    _differ(
+        "CON-009",
+        "sync APIs run one at a time unless threads= is set: the pool is one thread wide",
+        f'{APP_PY}: `threads = self.service.config.get("threads", 1)`',
+    ),
+    _differ(
+        "DEF-001",
+        "an unknown traffic key is accepted silently (a typo such as 'timeuot' is ignored)",
+        f"{SDK_SERVICE}/factory.py: `config = kwargs`, unchecked; "
+        f"{SDK_SERVICE}/config.py: TrafficSchema is a TypedDict",
+    ),
+    _differ(
+        "DEF-002",
+        "an unknown resources key is accepted silently",
+        f"{SDK_SERVICE}/factory.py: `config = kwargs`, unchecked",
+    ),
+    _differ(
+        "DEF-003",
+        "a mount path that is not a string fails with an AttributeError naming neither "
+        "the service nor the path",
+        "observed: \"AttributeError: 'int' object has no attribute 'lstrip'\"",
+    ),
+    _differ(
+        "DEF-004",
+        "add_asgi_middleware accepts anything; the mistake shows only when the app is built",
+        f"{SDK_SERVICE}/factory.py: add_asgi_middleware appends without a check",
+    ),
 )
 
 
 class BentoMLImplementation(Implementation):
     name = "bentoml"
+    module_name = "bentoml"
     differences = DIFFERENCES
 
     def __init__(self) -> None:
@@ -193,13 +227,6 @@ class BentoMLImplementation(Implementation):
         from tiffin.testing.bentoml_support import is_bentoml_service
 
         return is_bentoml_service(service)
-
-    def build(self, spec: ServiceSpec) -> Any:
-        import bentoml
-
-        from tiffin.conformance.reference import build_reference_service
-
-        return build_reference_service(spec, bentoml)
 
     def serve_service(self, service: Any, transport: str) -> Any:
         from tiffin.testing.bentoml_support import BentoMLServer, BentoMLServiceClient
@@ -316,7 +343,7 @@ def _restart_log(log: EventLog) -> None:
     lifecycle = [
         line
         for line in log.read()
-        if line.startswith(("__init__", "on_startup", "on_shutdown"))
+        if line.startswith(("__init__", "on_startup", "startup hook", "on_shutdown"))
         or line.endswith(("shutdown",))
         or " startup current=" in line
     ]

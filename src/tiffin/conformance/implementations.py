@@ -10,6 +10,7 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -36,7 +37,12 @@ class Difference:
 
 class Implementation:
     name: str = ""
+    module_name: str = ""  # the module a user imports to write a service (`tiffin`, `bentoml`)
     differences: tuple[Difference, ...] = ()
+
+    def module(self) -> ModuleType:
+        """The module a user writes services with, imported only when a check needs it."""
+        return importlib.import_module(self.module_name)
 
     def unavailable(self) -> str | None:
         """Why this implementation cannot run here (not installed), or None."""
@@ -47,7 +53,9 @@ class Implementation:
 
     def build(self, spec: ServiceSpec) -> Any:
         """The reference service defined with this implementation."""
-        raise NotImplementedError
+        from tiffin.conformance.reference import build_reference_service
+
+        return build_reference_service(spec, self.module())
 
     def serve_service(self, service: Any, transport: str) -> Any:
         """``async with impl.serve_service(service, transport) as client``, then stopped."""
@@ -70,17 +78,12 @@ class Implementation:
 
 class TiffinImplementation(Implementation):
     name = "tiffin"
+    module_name = "tiffin"
 
     def owns(self, service: Any) -> bool:
         from tiffin.service import Service
 
         return isinstance(service, Service)
-
-    def build(self, spec: ServiceSpec) -> Any:
-        import tiffin
-        from tiffin.conformance.reference import build_reference_service
-
-        return build_reference_service(spec, tiffin)
 
     def serve_service(self, service: Any, transport: str) -> Any:
         from tiffin.testing import ServiceClient

@@ -11,6 +11,7 @@ routes in the class body, ``add_asgi_middleware``.
 # not resolve from strings.
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,8 +35,12 @@ API_ROUTES = (  # the first is the one checks of "any API" use: every input is o
     "/boom",
     "/invalid",
     "/count",
+    "/meet_sync",
     "/custom/route",
 )
+# How long a sync API waits for its partner in /meet_sync: long enough for a loaded
+# machine, short enough that an implementation running sync APIs one at a time fails fast.
+MEET_SECONDS = 3.0
 
 
 class TrailMiddleware:
@@ -92,6 +97,8 @@ def build_reference_service(spec: ServiceSpec, impl: ModuleType) -> Any:
 def _service_options(spec: ServiceSpec) -> dict[str, Any]:
     traffic = {"timeout": spec.timeout, "max_concurrency": spec.max_concurrency}
     options: dict[str, Any] = {"name": SERVICE_NAME}
+    if spec.threads is not None:
+        options["threads"] = spec.threads
     if any(value is not None for value in traffic.values()):
         options["traffic"] = {key: value for key, value in traffic.items() if value is not None}
     if spec.path_prefix is not None:
@@ -111,6 +118,9 @@ def _reference_class(spec: ServiceSpec, impl: ModuleType, events: EventLog, prob
     if framework == "fastapi":
         from fastapi import WebSocket
 
+    meetings: dict[str, threading.Barrier] = {}  # /meet_sync: two calls meet by name
+    meetings_lock = threading.Lock()
+
     class Reference:
         def __init__(self) -> None:
             self.token = uuid.uuid4().hex
@@ -119,6 +129,11 @@ def _reference_class(spec: ServiceSpec, impl: ModuleType, events: EventLog, prob
         @impl.on_startup
         async def started(self) -> None:
             events.record(f"on_startup current={current_token(current)}")
+
+        # Defined second but first by name: hooks must run in definition order.
+        @impl.on_startup
+        def also_started(self) -> None:
+            events.record("startup hook also_started")
 
         @impl.on_shutdown
         def stopped(self) -> None:
@@ -173,6 +188,17 @@ def _reference_class(spec: ServiceSpec, impl: ModuleType, events: EventLog, prob
         def count(self, upto: int = 3) -> Iterator[str]:
             for number in range(upto):
                 yield f"{number}\n"
+
+        @impl.api
+        def meet_sync(self, meeting: str) -> dict:
+            """Wait for a second call of the same meeting: met only if both run at once."""
+            with meetings_lock:
+                barrier = meetings.setdefault(meeting, threading.Barrier(2, timeout=MEET_SECONDS))
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                return {"met": False}
+            return {"met": True}
 
         @impl.api(route="/custom/route")
         async def routed(self) -> str:

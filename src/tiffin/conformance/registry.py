@@ -21,6 +21,7 @@ AREAS = {
     "LIF": "lifespan",
     "INF": "infrastructure endpoints",
     "API": "API input and errors",
+    "DEF": "errors when a service is defined",
 }
 
 

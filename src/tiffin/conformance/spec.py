@@ -75,6 +75,7 @@ class ServiceSpec:
     trusted_hosts: tuple[str, ...] | None = None
     timeout: float | None = None
     max_concurrency: int | None = None
+    threads: int | None = None  # the sync APIs' thread pool; None: the implementation's default
     # A second copy of the probe app at /v1/deep (longest prefix first) or the
     # same app again at /v2 (it must start once).
     deep_mount: bool = False

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -59,6 +60,11 @@ class CheckContext:
     def serve(self, **changes: Any) -> Any:  # an async context manager of Served
         raise NotImplementedError
 
+    def api_module(self) -> ModuleType:
+        """The module services are written with (``tiffin`` or ``bentoml``), for checks of
+        what happens when a service is defined."""
+        raise TypeError("only the reference run defines services of its own")
+
 
 class ReferenceContext(CheckContext):
     """The reference service for one (implementation, framework, transport)."""
@@ -69,6 +75,9 @@ class ReferenceContext(CheckContext):
         self.transport = transport
         self.facts = facts_of_spec(ServiceSpec(framework))
         self.last_events: EventLog | None = None  # kept after the service stopped or failed
+
+    def api_module(self) -> ModuleType:
+        return self.implementation.module()
 
     @asynccontextmanager
     async def serve(self, **changes: Any) -> AsyncIterator[Served]:

@@ -3,6 +3,7 @@
 from tiffin.conformance.checks import (
     api,
     concurrency,
+    definition,
     infra,
     injection,
     lifespan,
@@ -15,6 +16,7 @@ from tiffin.conformance.checks import (
 __all__ = [
     "api",
     "concurrency",
+    "definition",
     "infra",
     "injection",
     "lifespan",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -123,3 +124,35 @@ async def too_many_is_counted(ctx: CheckContext) -> None:
         after = request_total(await served.client.get("/metrics"), code=429)
     expect.status(rejected, 429)
     expect.equal(after - before, 1.0, "the growth of request_total{http_response_code=429}")
+
+
+@check(
+    "CON-009",
+    "Sync APIs run side by side in the thread pool (threads left at its default).",
+    needs={"reference"},
+)
+async def sync_apis_run_side_by_side(ctx: CheckContext) -> None:
+    async with ctx.serve() as served:
+        # Two calls of one meeting wait for each other: they meet only if both run at once.
+        meeting = {"meeting": uuid.uuid4().hex}
+        both = await asyncio.gather(
+            served.client.post("/meet_sync", json=meeting),
+            served.client.post("/meet_sync", json=meeting),
+        )
+    for response in both:
+        expect.json_equal(response, 200, {"met": True})
+
+
+@check("CON-010", "With threads=1, sync APIs run one at a time.", needs={"reference"})
+async def one_thread_runs_one_at_a_time(ctx: CheckContext) -> None:
+    async with ctx.serve(threads=1) as served:
+        assert served.events is not None
+        both = await asyncio.gather(
+            served.client.post("/sleep_sync", json={"seconds": 0.2}),
+            served.client.post("/sleep_sync", json={"seconds": 0.2}),
+        )
+        recorded = [line for line in served.events.read() if line.startswith("api sleep_sync")]
+    for response in both:
+        expect.status(response, 200)
+    one_after_the_other = ["api sleep_sync started", "api sleep_sync returned"] * 2
+    expect.equal(recorded, one_after_the_other, "the sync API calls")

@@ -146,6 +146,19 @@ async def app_without_lifespan_is_skipped(ctx: CheckContext) -> None:
     expect.json_equal(response, 200, {"path": "/v1/scope", "root_path": "/v1"})
 
 
+@check("LIF-010", "on_startup hooks run in the order they are defined.", needs={"reference"})
+async def hooks_in_definition_order(ctx: CheckContext) -> None:
+    async with ctx.serve() as served:
+        assert served.events is not None
+        recorded = [
+            line.split(" current=")[0]
+            for line in served.events.read()
+            if line.startswith(("on_startup", "startup hook"))
+        ]
+    # `started` is defined before `also_started`, which comes first by name.
+    expect.equal(recorded, ["on_startup", "startup hook also_started"], "the hooks run")
+
+
 @check("LIF-008", "/readyz answers 200 once every startup step has finished.", needs={"reference"})
 async def ready_after_startup(ctx: CheckContext) -> None:
     async with ctx.serve() as served:
