@@ -71,6 +71,26 @@ async def call_http(
     return sent
 
 
+async def call_gone(app: Any, method: str, path: str, body_length: int = 16) -> list[Message]:
+    """A request from a client that disconnects before sending any of its body."""
+    scope = {**_base_scope("http", path, "testserver"), "method": method}
+    scope["headers"] = [
+        *scope["headers"],
+        (b"content-type", b"application/json"),
+        (b"content-length", str(body_length).encode()),
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(app(scope, receive, send), timeout=DEADLINE_SECONDS)
+    return sent
+
+
 async def drive_websocket(
     app: Any, path: str, texts: Sequence[str] = (), host: str = "testserver"
 ) -> list[Message]:

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 import tiffin
-from tests.asgi import call_http, metric_value
+from tests.asgi import call_gone, call_http, metric_value
 from tests.conftest import running_client
 
 TOTAL = "bentoml_service_request_total"
@@ -279,39 +279,6 @@ def body_reading_service() -> Any:
     return Svc.to_asgi()
 
 
-async def call_gone(app: Any, path: str) -> list[dict[str, Any]]:
-    """``POST path`` from a client that disconnects before sending any of its body."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", b"16"),
-        ],
-        "state": {},
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await asyncio.wait_for(app(scope, receive, send), 5)
-    return sent
-
-
 async def metrics_text(app: Any) -> str:
     sent = await call_http(app, "GET", "/metrics")
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
@@ -327,7 +294,7 @@ async def test_a_client_gone_before_its_body_was_read_is_counted_499_not_logged(
 
     async with app.running():
         with caplog.at_level(logging.WARNING):
-            await call_gone(app, path)
+            await call_gone(app, "POST", path)
         text = await metrics_text(app)
 
     assert metric_value(text, TOTAL, endpoint=path, http_response_code="499") == 1.0
@@ -376,7 +343,7 @@ async def test_a_client_gone_after_the_response_started_keeps_its_status() -> No
 
     app = Svc.to_asgi()
     async with app.running():
-        await call_gone(app, "/stream/x")
+        await call_gone(app, "POST", "/stream/x")
         text = await metrics_text(app)
 
     labels = {"endpoint": "/stream/{path:path}", "http_response_code": "200"}
