@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from tiffin.conformance import expect
-from tiffin.conformance.checks.infra import OWN_SERVER, request_total
+from tiffin.conformance.checks.infra import OWN_SERVER, request_total, total_reaching
 from tiffin.conformance.checks.waiting import until_recorded
 from tiffin.conformance.registry import check
 from tiffin.conformance.targets import CheckContext, Served
@@ -121,7 +121,7 @@ async def too_many_is_counted(ctx: CheckContext) -> None:
         before = request_total(await served.client.get("/metrics"), code=429)
         async with saturated(served):
             rejected = await served.client.post("/hello", json={})
-        after = request_total(await served.client.get("/metrics"), code=429)
+        after = await total_reaching(served, before + 1, code=429)
     expect.status(rejected, 429)
     expect.equal(after - before, 1.0, "the growth of request_total{http_response_code=429}")
 

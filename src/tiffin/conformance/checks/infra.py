@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import httpx
 
 from tiffin.conformance import expect
 from tiffin.conformance.registry import check
-from tiffin.conformance.targets import CheckContext
+from tiffin.conformance.targets import CheckContext, Served
 
 # Counting checks get a server of their own: on a long-running `bentoml serve` shared by
 # earlier checks, request_total was seen not to grow during a check (it does on a fresh one).
 OWN_SERVER = {"fresh": True}
+
+# A server counts a request as its handler returns, which over a socket can be just after
+# the client read the whole response: a check reads /metrics as a scrape a moment later
+# would, polling until what it waits for is counted, for at most this long.
+METRICS_SECONDS = 5.0
 
 FAMILIES = (
     "bentoml_service_request_total",
@@ -51,7 +59,11 @@ async def head_livez(ctx: CheckContext) -> None:
 async def metrics_families(ctx: CheckContext) -> None:
     async with ctx.serve() as served:
         await served.client.post(served.facts.apis[0], json={})
-        response = await served.client.get(served.facts.path("/metrics"))
+        response = await scraped(
+            served,
+            lambda text: all(f"{family}{{" in text for family in FAMILIES),
+            served.facts.path("/metrics"),
+        )
     expect.status(response, 200)
     expect.that(
         response.headers.get("content-type", "").startswith("text/plain"),
@@ -69,21 +81,48 @@ async def metrics_count_requests(ctx: CheckContext) -> None:
         before = request_total(await served.client.get("/metrics"), code=200, endpoint="/hello")
         for _ in range(2):
             await served.client.post("/hello", json={})
-        after = request_total(await served.client.get("/metrics"), code=200, endpoint="/hello")
+        after = await total_reaching(served, before + 2, code=200, endpoint="/hello")
     expect.equal(after - before, 2.0, "the growth of request_total{endpoint=/hello, 200}")
 
 
 def request_total(response: httpx.Response, *, code: int, endpoint: str | None = None) -> float:
     """The sum of request_total samples with this status (and endpoint) in a /metrics answer."""
     expect.status(response, 200)
+    return total_in(response.text, code, endpoint)
+
+
+def total_in(text: str, code: int, endpoint: str | None = None) -> float:
+    """The sum of request_total samples with this status (and endpoint) in /metrics text."""
     samples = [
         line
-        for line in response.text.splitlines()
+        for line in text.splitlines()
         if line.startswith("bentoml_service_request_total{")
         and f'http_response_code="{code}"' in line
         and (endpoint is None or f'endpoint="{endpoint}"' in line)
     ]
     return sum(float(line.rsplit(" ", 1)[1]) for line in samples)
+
+
+async def total_reaching(
+    served: Served, target: float, *, code: int, endpoint: str | None = None
+) -> float:
+    """request_total (this status, this endpoint) once it reached ``target``, or when the
+    wait ran out; the check compares it with what it expected."""
+    settled = await scraped(served, lambda text: total_in(text, code, endpoint) >= target)
+    return request_total(settled, code=code, endpoint=endpoint)
+
+
+async def scraped(
+    served: Served, counted: Callable[[str], bool], path: str = "/metrics"
+) -> httpx.Response:
+    """``GET /metrics`` until ``counted(text)`` holds, for at most METRICS_SECONDS."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + METRICS_SECONDS
+    while True:
+        response = await served.client.get(path)
+        if response.status_code != 200 or counted(response.text) or loop.time() > deadline:
+            return response
+        await asyncio.sleep(0.02)
 
 
 @check(
@@ -94,7 +133,7 @@ def request_total(response: httpx.Response, *, code: int, endpoint: str | None =
 async def metrics_use_route_templates(ctx: CheckContext) -> None:
     async with ctx.serve() as served:
         expect.status(await served.client.get("/v1/items/4242"), 200)
-        response = await served.client.get("/metrics")
+        response = await scraped(served, lambda text: 'endpoint="/v1/items/' in text)
     endpoints = {
         line.split('endpoint="', 1)[1].split('"', 1)[0]
         for line in response.text.splitlines()

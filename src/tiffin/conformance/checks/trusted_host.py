@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tiffin.conformance import expect
+from tiffin.conformance.checks.infra import scraped, total_in
 from tiffin.conformance.facts import MISSING_PATH
 from tiffin.conformance.registry import CheckFailed, check
 from tiffin.conformance.spec import TRUSTED_HOSTS
@@ -113,7 +114,7 @@ async def localhost_is_rejected(ctx: CheckContext) -> None:
 async def rejection_is_counted(ctx: CheckContext) -> None:
     async with guarded(ctx) as served:
         await rejected(served, "POST", "/hello")
-        metrics = await served.client.get("/metrics")
+        metrics = await scraped(served, lambda text: total_in(text, 400, None) > 0)
     expect.status(metrics, 200)
     counted = [
         line
