@@ -405,3 +405,36 @@ async def test_a_throttled_request_to_a_mounted_route_is_labelled_with_its_templ
     assert metric_value(text, TOTAL, endpoint=template, http_response_code="429") == 1.0
     assert metric_value(text, TOTAL, endpoint=template, http_response_code="200") == 1.0
     assert metric_value(text, TOTAL, endpoint="/pp/v1/{path:path}", http_response_code="429") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [("/hello", "/hello"), ("/v1/items/7", "/v1/items/{item_id}")],
+    ids=["api", "mounted-route"],
+)
+async def test_a_request_is_counted_before_the_end_of_its_response_is_sent(
+    path: str, endpoint: str
+) -> None:
+    """Over a socket, a scrape that follows a response must see it: the count is made
+    before the last body message leaves, not after the handler returns."""
+
+    @tiffin.service(name="prompt")
+    @tiffin.mount_asgi_app(items_app(), path="/v1")
+    class Svc:
+        @tiffin.api
+        async def hello(self) -> str:
+            return "hi"
+
+    app = Svc.to_asgi()
+    counted_when_sent: list[float | None] = []
+
+    async def on_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            text = await metrics_text(app)
+            labels = {"endpoint": endpoint, "http_response_code": "200"}
+            counted_when_sent.append(metric_value(text, TOTAL, **labels))
+
+    async with app.running():
+        await call_http(app, "POST" if path == "/hello" else "GET", path, on_send=on_send)
+
+    assert counted_when_sent == [1.0]

@@ -5,6 +5,8 @@ the number of label values stays bounded. Mounted Starlette and FastAPI apps
 report the template of the route they matched; other mounted apps are labelled
 by their mount (``/v1/{path:path}``). A client gone before its response started
 is counted as ``499``, nginx's "client closed request", not as a server error.
+A request is counted as the last message of its response is sent, so a scrape
+that follows the response always sees it.
 
 Under ``tiffin serve --workers N`` the metrics live in prometheus_client's
 multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is set (by ``tiffin serve``)
@@ -165,11 +167,24 @@ class MetricsMiddleware:
                 client_gone = True
             return message
 
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            counted = True
+            gauge.dec()
+            code = CLIENT_CLOSED_REQUEST if client_gone else status
+            self.metrics.finished(label.final(), code, time.perf_counter() - began)
+
         async def send_counted(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+            elif is_last_body(message) and not counted:
+                # Counted before the client can read the end of the response: a scrape
+                # that follows it sees the request.
+                count()
             await send(message)
 
         try:
@@ -178,7 +193,9 @@ class MetricsMiddleware:
             client_gone = client_gone or not started
             raise
         finally:
-            gauge.dec()
-            if client_gone:
-                status = CLIENT_CLOSED_REQUEST
-            self.metrics.finished(label.final(), status, time.perf_counter() - began)
+            if not counted:
+                count()
+
+
+def is_last_body(message: Message) -> bool:
+    return message["type"] == "http.response.body" and not message.get("more_body", False)

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from starlette.datastructures import URL
 from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tiffin import infra
 from tiffin.api import handle_api
 from tiffin.docs_page import docs_asset
 from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully
-from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel
+from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel, is_last_body
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
 
@@ -138,17 +138,34 @@ class Router:
         await _not_found(scope, receive, send)
 
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
-        outer_root = scope.get("root_path", "")
         child = self._child_scope(mount, scope)
-        try:
+        label = scope.get(ENDPOINT_SCOPE_KEY)
+        if label is None:  # metrics off
             await mount.app(child, receive, send)
+            return
+        outer_root = scope.get("root_path", "")
+        refined = False
+
+        def refine() -> None:
+            """The label becomes the template of the route the app matched."""
+            nonlocal refined
+            refined = True
+            template = route_template(mount.app, mount.framework, child)
+            if template is not None:
+                template = child["root_path"][len(outer_root) :] + template
+            label.refine(template)
+
+        async def send_refined(message: Message) -> None:
+            # Before the last body message: the metrics count the request as it is sent.
+            if is_last_body(message) and not refined:
+                refine()
+            await send(message)
+
+        try:
+            await mount.app(child, receive, send_refined)
         finally:
-            label = scope.get(ENDPOINT_SCOPE_KEY)
-            if label is not None:  # metrics on: refine the label to the route matched
-                template = route_template(mount.app, mount.framework, child)
-                if template is not None:
-                    template = child["root_path"][len(outer_root) :] + template
-                label.refine(template)
+            if not refined:
+                refine()
 
     def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
         """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""
