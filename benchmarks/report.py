@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,153 +72,126 @@ def _socket_series(results: dict[str, Any], key: str, route: str, field: str) ->
     return [run["percentiles_ms"][field] for run in runs]
 
 
-def _target(id_: str, name: str, goal: str, measured: str, met: bool | None) -> dict[str, Any]:
-    verdict = "not run" if met is None else ("met" if met else "missed")
-    return {"id": id_, "name": name, "goal": goal, "measured": measured, "verdict": verdict}
+Measured = tuple[str, bool]  # what was measured, as shown; whether the goal is met
+
+
+def _socket_ratio(results: dict[str, Any], route: str, field: str) -> float:
+    """Median of the round-by-round ratios of tiffin to the FastAPI app alone."""
+    return median(
+        ratios(
+            _socket_series(results, "tiffin", route, field),
+            _socket_series(results, "fastapi", route, field),
+        )
+    )
+
+
+def _mounted_get(results: dict[str, Any]) -> Measured:
+    rps, p99 = _socket_ratio(results, "get_async", "rps"), _socket_ratio(results, "get_async", "99")
+    return f"req/s {fmt(rps)}×, p99 {fmt(p99)}×", rps >= 0.8 and p99 <= 2.0
+
+
+def _api_post(results: dict[str, Any]) -> Measured:
+    api = _socket_ratio(results, "api_async", "rps")
+    return f"req/s {fmt(api)}×", api >= 0.7
+
+
+def _inprocess(results: dict[str, Any]) -> Measured:
+    runs = results["sections"]["inprocess"]["tiffin"]
+
+    def ratio(client: str) -> float:
+        tiffin, fastapi = runs[client]["tiffin"], runs[client]["fastapi"]
+        return median(ratios(tiffin["GET /v1/async"], fastapi["GET /v1/async"]))
+
+    httpx_ratio = ratio("httpx")
+    return f"{fmt(httpx_ratio)}× (raw ASGI driver, no httpx: {fmt(ratio('raw'))}×)", (
+        httpx_ratio <= 1.2
+    )
+
+
+def _harness(results: dict[str, Any]) -> Measured:
+    cost = median(results["sections"]["harness"]["ms_per_test"]["harness_trivial"])
+    return f"{fmt(cost, 3)} ms", cost <= 1.0
+
+
+def _median_and_best(seconds: list[float], limit: float) -> Measured:
+    middle = median(seconds)
+    return f"{fmt(middle, 3)} s (best {fmt(min(seconds), 3)} s)", middle <= limit
+
+
+def _launch(results: dict[str, Any]) -> Measured:
+    return _median_and_best(results["sections"]["launch"]["seconds"]["tiffin_trivial"], 0.6)
+
+
+def _import(results: dict[str, Any]) -> Measured:
+    return _median_and_best(results["sections"]["imports"]["seconds"]["tiffin"], 0.15)
+
+
+def _memory(results: dict[str, Any]) -> Measured:
+    memory = results["sections"]["socket"]["memory"]["tiffin"]
+    growth = memory["after_mb"] / memory["warm_mb"] - 1
+    shown = f"{memory['warm_mb']:.1f} MB → {memory['after_mb']:.1f} MB ({growth:+.1%})"
+    return shown, abs(growth) <= 0.10
+
+
+def _mounts(results: dict[str, Any]) -> Measured:
+    one, hundred = mount_overheads(results, 1), mount_overheads(results, 100)
+    ratio = hundred / one if one else float("nan")
+    return f"{fmt(ratio)}× ({fmt(one, 1)} µs → {fmt(hundred, 1)} µs)", ratio <= 1.2
+
+
+# id, the section that measures it, what it is, the goal, how it is measured.
+TARGETS: tuple[tuple[str, str, str, str, Callable[[dict[str, Any]], Measured]], ...] = (
+    (
+        "1",
+        "socket",
+        "Mounted FastAPI GET over the socket, tiffin vs the FastAPI app alone on uvicorn",
+        "req/s ≥ 0.8×, p99 ≤ 2×",
+        _mounted_get,
+    ),
+    (
+        "2",
+        "socket",
+        "Async `@api` POST over the socket vs a FastAPI POST route doing the same work",
+        "req/s ≥ 0.7×",
+        _api_post,
+    ),
+    (
+        "3a",
+        "inprocess",
+        "In-process, one mounted GET through httpx's ASGITransport: full tiffin stack vs "
+        "the FastAPI app alone",
+        "time ≤ 1.2×",
+        _inprocess,
+    ),
+    (
+        "3b",
+        "harness",
+        "Harness per-test cost (compose, lifespan, one request, shutdown), trivial service",
+        "≤ 1 ms",
+        _harness,
+    ),
+    ("4a", "launch", "`tiffin serve` launch to `/readyz` 200, trivial service", "≤ 0.6 s", _launch),
+    ("4b", "imports", "`import tiffin` in a fresh interpreter", "≤ 0.15 s", _import),
+    (
+        "5",
+        "socket",
+        "tiffin worker RSS after the sustained run vs after warm-up",
+        "within 10%",
+        _memory,
+    ),
+    ("6", "growth", "Per-request overhead at 100 mounts vs at 1 mount", "≤ 1.2×", _mounts),
+)
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    sections = results["sections"]
-    found: list[dict[str, Any]] = []
-
-    if "socket" in sections:
-        rps = median(
-            ratios(
-                _socket_series(results, "tiffin", "get_async", "rps"),
-                _socket_series(results, "fastapi", "get_async", "rps"),
-            )
-        )
-        p99 = median(
-            ratios(
-                _socket_series(results, "tiffin", "get_async", "99"),
-                _socket_series(results, "fastapi", "get_async", "99"),
-            )
-        )
+    """Each target with what this run measured, and its verdict ("not run" without its section)."""
+    found = []
+    for id_, section, name, goal, measure in TARGETS:
+        measured, met = measure(results) if section in results["sections"] else ("", None)
+        verdict = "not run" if met is None else ("met" if met else "missed")
         found.append(
-            _target(
-                "1",
-                "Mounted FastAPI GET over the socket, tiffin vs the FastAPI app alone on uvicorn",
-                "req/s ≥ 0.8×, p99 ≤ 2×",
-                f"req/s {fmt(rps)}×, p99 {fmt(p99)}×",
-                rps >= 0.8 and p99 <= 2.0,
-            )
+            {"id": id_, "name": name, "goal": goal, "measured": measured, "verdict": verdict}
         )
-        api = median(
-            ratios(
-                _socket_series(results, "tiffin", "api_async", "rps"),
-                _socket_series(results, "fastapi", "api_async", "rps"),
-            )
-        )
-        found.append(
-            _target(
-                "2",
-                "Async `@api` POST over the socket vs a FastAPI POST route doing the same work",
-                "req/s ≥ 0.7×",
-                f"req/s {fmt(api)}×",
-                api >= 0.7,
-            )
-        )
-    else:
-        found += [
-            _target("1", "Mounted FastAPI GET over the socket", "req/s ≥ 0.8×, p99 ≤ 2×", "", None),
-            _target("2", "Async `@api` POST over the socket", "req/s ≥ 0.7×", "", None),
-        ]
-
-    if "inprocess" in sections:
-        httpx_runs = sections["inprocess"]["tiffin"]["httpx"]
-        ratio = median(
-            ratios(httpx_runs["tiffin"]["GET /v1/async"], httpx_runs["fastapi"]["GET /v1/async"])
-        )
-        raw_runs = sections["inprocess"]["tiffin"]["raw"]
-        raw = median(
-            ratios(raw_runs["tiffin"]["GET /v1/async"], raw_runs["fastapi"]["GET /v1/async"])
-        )
-        found.append(
-            _target(
-                "3a",
-                "In-process, one mounted GET through httpx's ASGITransport: full tiffin stack vs "
-                "the FastAPI app alone",
-                "time ≤ 1.2×",
-                f"{fmt(ratio)}× (raw ASGI driver, no httpx: {fmt(raw)}×)",
-                ratio <= 1.2,
-            )
-        )
-    else:
-        found.append(_target("3a", "In-process, one request", "time ≤ 1.2×", "", None))
-
-    if "harness" in sections:
-        cost = median(sections["harness"]["ms_per_test"]["harness_trivial"])
-        found.append(
-            _target(
-                "3b",
-                "Harness per-test cost (compose, lifespan, one request, shutdown), trivial service",
-                "≤ 1 ms",
-                f"{fmt(cost, 3)} ms",
-                cost <= 1.0,
-            )
-        )
-    else:
-        found.append(_target("3b", "Harness per-test cost", "≤ 1 ms", "", None))
-
-    if "launch" in sections:
-        launches = sections["launch"]["seconds"]["tiffin_trivial"]
-        launch = median(launches)
-        found.append(
-            _target(
-                "4a",
-                "`tiffin serve` launch to `/readyz` 200, trivial service",
-                "≤ 0.6 s",
-                f"{fmt(launch, 3)} s (best {fmt(min(launches), 3)} s)",
-                launch <= 0.6,
-            )
-        )
-    else:
-        found.append(_target("4a", "Launch to /readyz", "≤ 0.6 s", "", None))
-
-    if "imports" in sections:
-        imports = sections["imports"]["seconds"]["tiffin"]
-        imported = median(imports)
-        found.append(
-            _target(
-                "4b",
-                "`import tiffin` in a fresh interpreter",
-                "≤ 0.15 s",
-                f"{fmt(imported, 3)} s (best {fmt(min(imports), 3)} s)",
-                imported <= 0.15,
-            )
-        )
-    else:
-        found.append(_target("4b", "`import tiffin`", "≤ 0.15 s", "", None))
-
-    if "socket" in sections:
-        memory = sections["socket"]["memory"]["tiffin"]
-        growth = memory["after_mb"] / memory["warm_mb"] - 1
-        found.append(
-            _target(
-                "5",
-                "tiffin worker RSS after the sustained run vs after warm-up",
-                "within 10%",
-                f"{memory['warm_mb']:.1f} MB → {memory['after_mb']:.1f} MB ({growth:+.1%})",
-                abs(growth) <= 0.10,
-            )
-        )
-    else:
-        found.append(_target("5", "Worker memory", "within 10%", "", None))
-
-    if "growth" in sections:
-        one, hundred = mount_overheads(results, 1), mount_overheads(results, 100)
-        ratio = hundred / one if one else float("nan")
-        found.append(
-            _target(
-                "6",
-                "Per-request overhead at 100 mounts vs at 1 mount",
-                "≤ 1.2×",
-                f"{fmt(ratio)}× ({fmt(one, 1)} µs → {fmt(hundred, 1)} µs)",
-                ratio <= 1.2,
-            )
-        )
-    else:
-        found.append(_target("6", "Overhead at 100 mounts", "≤ 1.2×", "", None))
     return found
 
 
