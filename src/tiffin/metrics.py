@@ -27,7 +27,7 @@ import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
@@ -124,9 +124,7 @@ class RequestCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         namespace, service = self.namespace, self.service_name
-        requests = CounterMetricFamily(
-            f"{namespace}_request", REQUESTS_HELP, labels=REQUEST_LABELS
-        )
+        requests = CounterMetricFamily(f"{namespace}_request", REQUESTS_HELP, labels=REQUEST_LABELS)
         duration = HistogramMetricFamily(
             f"{namespace}_request_duration_seconds", DURATION_HELP, labels=REQUEST_LABELS
         )
@@ -182,16 +180,27 @@ class SharedRequestCounts:
             multiprocess_mode="livesum",
         )
 
+        # The children of each label set, looked up once (``labels()`` takes a lock).
+        self._running: dict[str, Any] = {}
+        self._finished: dict[tuple[str, int], tuple[Any, Any]] = {}
+
     def started(self, endpoint: str) -> None:
-        self.in_progress.labels(endpoint, self.service_name).inc()
+        gauge = self._running.get(endpoint)
+        if gauge is None:
+            gauge = self._running[endpoint] = self.in_progress.labels(endpoint, self.service_name)
+        gauge.inc()
 
     def stopped(self, endpoint: str) -> None:
-        self.in_progress.labels(endpoint, self.service_name).dec()
+        self._running[endpoint].dec()
 
     def finished(self, endpoint: str, status: int, seconds: float) -> None:
-        labels = (endpoint, self.service_name, str(status))
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds)
+        children = self._finished.get((endpoint, status))
+        if children is None:
+            labels = (endpoint, self.service_name, str(status))
+            children = (self.requests.labels(*labels), self.duration.labels(*labels))
+            self._finished[(endpoint, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class ServiceMetrics:
@@ -230,18 +239,23 @@ class ServiceMetrics:
 
 
 class EndpointLabel:
-    """The route template of one request.
+    """The route template of one request, final when the request is counted.
 
-    A request to a mounted app starts with the mount's label (``/v1/{path:path}``),
-    and the router refines it to the route the app matched. When the app never
-    ran (a ``429`` or ``503`` answered first), ``resolve`` finds that route
-    without running it, once the response is sent.
+    A request to a mounted app starts with the mount's label (``/v1/{path:path}``).
+    ``resolve`` finds the route the app matched: the router sets it as it calls
+    the app (the app's router leaves its route in the scope); when the app never
+    ran (a ``429`` or ``503`` answered first), the one given at the start finds
+    that route without running it. It is called once, when the request is counted.
     """
 
     __slots__ = ("resolve", "template")
 
     def __init__(self, template: str, resolve: Callable[[], str | None] | None = None) -> None:
         self.template = template
+        self.resolve = resolve
+
+    def resolve_when_counted(self, resolve: Callable[[], str | None]) -> None:
+        """The template of the route the app will have matched: ``resolve()``, or None."""
         self.resolve = resolve
 
     def refine(self, template: str | None) -> None:
@@ -287,15 +301,14 @@ class MetricsMiddleware:
         counts = self.counts
         running = label.template  # the in-progress gauge's label, before any refinement
         counts.started(running)
-        status = 500  # an app that returns without responding (a server answers it 500)
-        started = False
+        status = 0  # no response started yet
         client_gone = False
         counted = False
 
         async def receive_watched() -> Message:
             nonlocal client_gone
             message = await receive()
-            if message["type"] == "http.disconnect" and not started:
+            if message["type"] == "http.disconnect" and not status:
                 client_gone = True
             return message
 
@@ -303,14 +316,14 @@ class MetricsMiddleware:
             nonlocal counted
             counted = True
             counts.stopped(running)
-            code = CLIENT_CLOSED_REQUEST if client_gone else status
+            # An app that returns without responding: a server answers it 500.
+            code = CLIENT_CLOSED_REQUEST if client_gone else status or 500
             counts.finished(label.final(), code, time.perf_counter() - began)
 
         async def send_counted(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                started = True
             elif not counted and is_last_body(message):
                 # Counted before the client can read the end of the response: a scrape
                 # that follows it sees the request.
@@ -320,7 +333,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive_watched, send_counted)
         except asyncio.CancelledError:
-            client_gone = client_gone or not started
+            client_gone = client_gone or not status
             raise
         finally:
             if not counted:
