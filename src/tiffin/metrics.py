@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from time import perf_counter
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -75,6 +75,8 @@ class Counts(Protocol):
     def started(self, endpoint: str) -> None: ...
     def stopped(self, endpoint: str) -> None: ...
     def finished(self, endpoint: str, status: int, seconds: float) -> None: ...
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        """``stopped(running)`` and ``finished(endpoint, ...)`` in one call."""
 
 
 class Series:
@@ -110,6 +112,15 @@ class RequestCounts:
         if series is None:
             series = self.series[(endpoint, status)] = Series()
         # bisect_left: the first bucket whose upper bound is >= seconds, as Histogram.observe.
+        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+        series.seconds += seconds
+
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        # stopped() and finished() written out: this runs once a request.
+        self.in_progress[running] -= 1
+        series = self.series.get((endpoint, status))
+        if series is None:
+            series = self.series[(endpoint, status)] = Series()
         series.buckets[bisect_left(BUCKETS, seconds)] += 1
         series.seconds += seconds
 
@@ -202,6 +213,10 @@ class SharedRequestCounts:
         children[0].inc()
         children[1].observe(seconds)
 
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        self.stopped(running)
+        self.finished(endpoint, status, seconds)
+
 
 class ServiceMetrics:
     """The request metrics of one composed app: its counts, and ``/metrics``' text."""
@@ -265,12 +280,15 @@ class EndpointLabel:
             self.template = template
 
     def final(self) -> str:
-        if self.resolve is not None:
-            resolve, self.resolve = self.resolve, None
+        resolve = self.resolve
+        if resolve is not None:
+            self.resolve = None
             try:
-                self.refine(resolve())
+                template = resolve()
             except Exception:  # a label never fails a request; the mount's label stands
-                pass
+                template = None
+            if template is not None:
+                self.template = template
         return self.template
 
 
@@ -295,7 +313,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        began = time.perf_counter()
+        began = perf_counter()
         label = self.label_for(scope)
         scope[ENDPOINT_SCOPE_KEY] = label
         counts = self.counts
@@ -312,22 +330,20 @@ class MetricsMiddleware:
                 client_gone = True
             return message
 
-        def count() -> None:
-            nonlocal counted
-            counted = True
-            counts.stopped(running)
-            # An app that returns without responding: a server answers it 500.
-            code = CLIENT_CLOSED_REQUEST if client_gone else status or 500
-            counts.finished(label.final(), code, time.perf_counter() - began)
-
         async def send_counted(message: Message) -> None:
-            nonlocal status
+            nonlocal status, counted
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif not counted and is_last_body(message):
+            elif (
+                not counted
+                and message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+            ):
                 # Counted before the client can read the end of the response: a scrape
                 # that follows it sees the request.
-                count()
+                counted = True
+                code = CLIENT_CLOSED_REQUEST if client_gone else status
+                counts.ended(running, label.final(), code, perf_counter() - began)
             await send(message)
 
         try:
@@ -337,7 +353,9 @@ class MetricsMiddleware:
             raise
         finally:
             if not counted:
-                count()
+                # An app that returns without responding: a server answers it 500.
+                code = CLIENT_CLOSED_REQUEST if client_gone else status or 500
+                counts.ended(running, label.final(), code, perf_counter() - began)
 
 
 def is_last_body(message: Message) -> bool:
