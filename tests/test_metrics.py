@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from starlette.routing import Mount, Route
 import tiffin
 from tests.asgi import call_gone, call_http, metric_value
 from tests.conftest import running_client
+from tiffin.metrics import ServiceMetrics
 
 TOTAL = "bentoml_service_request_total"
 DURATION_COUNT = "bentoml_service_request_duration_seconds_count"
@@ -246,6 +248,53 @@ async def test_metrics_count_requests_that_arrived_before_startup_finished() -> 
 
     assert early.status_code == 503
     assert metric_value(text, TOTAL, endpoint="/hello", http_response_code="503") == 1.0
+
+
+def test_the_text_is_what_prometheus_client_metrics_fed_the_same_requests_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The counts are plain numbers rendered at scrape time: the text must not tell."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    labels = ["endpoint", "service_name", "http_response_code"]
+    registry = CollectorRegistry()
+    requests = Counter("ns_request", "Requests served", labels, registry=registry)
+    duration = Histogram(
+        "ns_request_duration_seconds",
+        "Time from the request's arrival to the end of its response",
+        labels,
+        registry=registry,
+    )
+    in_progress = Gauge(
+        "ns_request_in_progress",
+        "Requests being served",
+        ["endpoint", "service_name"],
+        registry=registry,
+    )
+    metrics = ServiceMetrics("svc", "ns")
+    # On a bucket's bound, between bounds, past the last one; two statuses; a 499.
+    finished = [
+        ("/a", 200, 0.005),
+        ("/a", 200, 0.0051),
+        ("/a", 404, 2.5),
+        ("/v1/{path:path}", 499, 100.0),
+        ("/a", 200, 0.0),
+    ]
+    for endpoint in ("/a", "/b", "/a"):
+        metrics.started(endpoint)
+        in_progress.labels(endpoint, "svc").inc()
+    metrics.stopped("/a")
+    in_progress.labels("/a", "svc").dec()
+    for endpoint, status, seconds in finished:
+        metrics.finished(endpoint, status, seconds)
+        requests.labels(endpoint, "svc", str(status)).inc()
+        duration.labels(endpoint, "svc", str(status)).observe(seconds)
+
+    expected = [
+        line
+        for line in generate_latest(registry).decode().splitlines()
+        if "_created" not in line  # BentoML's metrics (multiprocess mode) have none either
+    ]
+    assert metrics.render().decode().splitlines() == expected
 
 
 # --- clients that went away -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Prometheus metrics with BentoML's names, one registry per composed app.
+"""Prometheus metrics with BentoML's names, counted per composed app, rendered at scrape time.
 
 ``endpoint`` is the route template (``/v1/items/{id}``), never the raw path, so
 the number of label values stays bounded. Mounted Starlette and FastAPI apps
@@ -8,23 +8,36 @@ is counted as ``499``, nginx's "client closed request", not as a server error.
 A request is counted as the last message of its response is sent, so a scrape
 that follows the response always sees it.
 
-Under ``tiffin serve --workers N`` the metrics live in prometheus_client's
-multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is set (by ``tiffin serve``)
-before any worker starts, every worker writes its values there, and ``/metrics``
-in any worker reads all of them. Without that variable each composed app keeps
-a registry of its own, so two apps in one process never collide.
+A request costs a few dict and list operations: the counts are plain Python
+numbers of the app (:class:`RequestCounts`), and prometheus_client turns them
+into metric families only when ``/metrics`` is scraped (a custom collector).
+
+Under ``tiffin serve --workers N`` the counts must be summed across processes:
+``PROMETHEUS_MULTIPROC_DIR`` is set (by ``tiffin serve``) before any worker
+starts, and then every worker counts with prometheus_client's own metrics,
+whose values live in files of that directory (:class:`SharedRequestCounts`),
+and ``/metrics`` in any worker reads all of them. That is exact at every
+scrape, at prometheus_client's usual cost per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from time import perf_counter
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENDPOINT_SCOPE_KEY = "tiffin.endpoint"
@@ -32,6 +45,14 @@ UNMATCHED = "unmatched"
 # nginx's code for a client that closed its connection before the response started.
 CLIENT_CLOSED_REQUEST = 499
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# prometheus_client's default histogram buckets (upper bounds, the last one +Inf), as BentoML.
+BUCKETS: tuple[float, ...] = tuple(float(bound) for bound in Histogram.DEFAULT_BUCKETS)
+REQUEST_LABELS = ("endpoint", "service_name", "http_response_code")
+IN_PROGRESS_LABELS = ("endpoint", "service_name")
+REQUESTS_HELP = "Requests served"
+DURATION_HELP = "Time from the request's arrival to the end of its response"
+IN_PROGRESS_HELP = "Requests being served"
 
 
 def multiprocess_dir() -> str | None:
@@ -48,39 +69,140 @@ def mark_worker_stopped(pid: int | None = None) -> None:
         )
 
 
-class ServiceMetrics:
-    """The three metric families of one composed app, in a registry of its own."""
+class Counts(Protocol):
+    """What the middleware records: a request started, stopped, and was counted."""
+
+    def started(self, endpoint: str) -> None: ...
+    def stopped(self, endpoint: str) -> None: ...
+    def finished(self, endpoint: str, status: int, seconds: float) -> None: ...
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        """``stopped(running)`` and ``finished(endpoint, ...)`` in one call."""
+
+
+class Series:
+    """One ``(endpoint, status)``: how many requests fell in each bucket, and their total time."""
+
+    __slots__ = ("buckets", "seconds")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(BUCKETS)
+        self.seconds = 0.0
+
+
+class RequestCounts:
+    """The counts of one composed app in this process, in plain Python numbers.
+
+    Written only by the event loop serving the app; read by the collector, which
+    copies each container first (``list(d.items())`` is atomic under the GIL).
+    """
+
+    def __init__(self) -> None:
+        self.in_progress: dict[str, int] = {}
+        self.series: dict[tuple[str, int], Series] = {}
+
+    def started(self, endpoint: str) -> None:
+        in_progress = self.in_progress
+        in_progress[endpoint] = in_progress.get(endpoint, 0) + 1
+
+    def stopped(self, endpoint: str) -> None:
+        self.in_progress[endpoint] -= 1
+
+    def finished(self, endpoint: str, status: int, seconds: float) -> None:
+        series = self.series.get((endpoint, status))
+        if series is None:
+            series = self.series[(endpoint, status)] = Series()
+        # bisect_left: the first bucket whose upper bound is >= seconds, as Histogram.observe.
+        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+        series.seconds += seconds
+
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        # stopped() and finished() written out: this runs once a request.
+        self.in_progress[running] -= 1
+        series = self.series.get((endpoint, status))
+        if series is None:
+            series = self.series[(endpoint, status)] = Series()
+        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+        series.seconds += seconds
+
+
+class RequestCollector(Collector):
+    """The three families of one app's :class:`RequestCounts`, built when scraped."""
+
+    def __init__(self, counts: RequestCounts, service_name: str, namespace: str) -> None:
+        self.counts = counts
+        self.service_name = service_name
+        self.namespace = namespace
+
+    def collect(self) -> Iterator[Metric]:
+        namespace, service = self.namespace, self.service_name
+        requests = CounterMetricFamily(f"{namespace}_request", REQUESTS_HELP, labels=REQUEST_LABELS)
+        duration = HistogramMetricFamily(
+            f"{namespace}_request_duration_seconds", DURATION_HELP, labels=REQUEST_LABELS
+        )
+        for (endpoint, status), series in list(self.counts.series.items()):
+            labels = [endpoint, service, str(status)]
+            cumulative, total = [], 0
+            for bound, count in zip(BUCKETS, list(series.buckets), strict=True):
+                total += count
+                cumulative.append((_bound_text(bound), float(total)))
+            requests.add_metric(labels, float(total))
+            duration.add_metric(labels, cumulative, series.seconds)
+        in_progress = GaugeMetricFamily(
+            f"{namespace}_request_in_progress", IN_PROGRESS_HELP, labels=IN_PROGRESS_LABELS
+        )
+        for endpoint, running in list(self.counts.in_progress.items()):
+            in_progress.add_metric([endpoint, service], float(running))
+        yield requests
+        yield duration
+        yield in_progress
+
+
+def _bound_text(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus_client writes it (``0.005``, ``1.0``, ``+Inf``)."""
+    return "+Inf" if bound == float("inf") else repr(bound)
+
+
+class SharedRequestCounts:
+    """The counts of one worker among several: prometheus_client's metrics, values in files.
+
+    prometheus_client writes their values to ``PROMETHEUS_MULTIPROC_DIR`` when
+    that variable is set as it is imported, which ``tiffin serve`` does before
+    starting the workers.
+    """
 
     def __init__(self, service_name: str, namespace: str) -> None:
         self.service_name = service_name
-        self.multiprocess_dir = multiprocess_dir()
-        self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["endpoint", "service_name", "http_response_code"]
+        # A registry of their own: two apps in one worker never clash over the names.
+        registry = CollectorRegistry()
         self.requests = Counter(
-            f"{namespace}_request", "Requests served", labels, registry=self.registry
+            f"{namespace}_request", REQUESTS_HELP, REQUEST_LABELS, registry=registry
         )
         self.duration = Histogram(
             f"{namespace}_request_duration_seconds",
-            "Time from the request's arrival to the end of its response",
-            labels,
-            registry=self.registry,
+            DURATION_HELP,
+            REQUEST_LABELS,
+            registry=registry,
         )
         self.in_progress = Gauge(
             f"{namespace}_request_in_progress",
-            "Requests being served",
-            ["endpoint", "service_name"],
-            registry=self.registry,
+            IN_PROGRESS_HELP,
+            IN_PROGRESS_LABELS,
+            registry=registry,
             multiprocess_mode="livesum",
         )
-        self._finished: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._running: dict[str, Any] = {}
 
-    def started(self, endpoint: str) -> Any:
+        # The children of each label set, looked up once (``labels()`` takes a lock).
+        self._running: dict[str, Any] = {}
+        self._finished: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def started(self, endpoint: str) -> None:
         gauge = self._running.get(endpoint)
         if gauge is None:
             gauge = self._running[endpoint] = self.in_progress.labels(endpoint, self.service_name)
         gauge.inc()
-        return gauge
+
+    def stopped(self, endpoint: str) -> None:
+        self._running[endpoint].dec()
 
     def finished(self, endpoint: str, status: int, seconds: float) -> None:
         children = self._finished.get((endpoint, status))
@@ -90,6 +212,36 @@ class ServiceMetrics:
             self._finished[(endpoint, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
+        self.stopped(running)
+        self.finished(endpoint, status, seconds)
+
+
+class ServiceMetrics:
+    """The request metrics of one composed app: its counts, and ``/metrics``' text."""
+
+    def __init__(self, service_name: str, namespace: str) -> None:
+        self.service_name = service_name
+        self.namespace = namespace
+        self.multiprocess_dir = multiprocess_dir()
+        self.counts: Counts
+        if self.multiprocess_dir is None:
+            counts = RequestCounts()
+            self.counts = counts
+            self.registry = CollectorRegistry()
+            self.registry.register(RequestCollector(counts, service_name, namespace))
+        else:
+            self.counts = SharedRequestCounts(service_name, namespace)
+
+    def started(self, endpoint: str) -> None:
+        self.counts.started(endpoint)
+
+    def stopped(self, endpoint: str) -> None:
+        self.counts.stopped(endpoint)
+
+    def finished(self, endpoint: str, status: int, seconds: float) -> None:
+        self.counts.finished(endpoint, status, seconds)
 
     def render(self) -> bytes:
         if self.multiprocess_dir is None:
@@ -102,18 +254,23 @@ class ServiceMetrics:
 
 
 class EndpointLabel:
-    """The route template of one request.
+    """The route template of one request, final when the request is counted.
 
-    A request to a mounted app starts with the mount's label (``/v1/{path:path}``),
-    and the router refines it to the route the app matched. When the app never
-    ran (a ``429`` or ``503`` answered first), ``resolve`` finds that route
-    without running it, once the response is sent.
+    A request to a mounted app starts with the mount's label (``/v1/{path:path}``).
+    ``resolve`` finds the route the app matched: the router sets it as it calls
+    the app (the app's router leaves its route in the scope); when the app never
+    ran (a ``429`` or ``503`` answered first), the one given at the start finds
+    that route without running it. It is called once, when the request is counted.
     """
 
     __slots__ = ("resolve", "template")
 
     def __init__(self, template: str, resolve: Callable[[], str | None] | None = None) -> None:
         self.template = template
+        self.resolve = resolve
+
+    def resolve_when_counted(self, resolve: Callable[[], str | None]) -> None:
+        """The template of the route the app will have matched: ``resolve()``, or None."""
         self.resolve = resolve
 
     def refine(self, template: str | None) -> None:
@@ -123,12 +280,15 @@ class EndpointLabel:
             self.template = template
 
     def final(self) -> str:
-        if self.resolve is not None:
-            resolve, self.resolve = self.resolve, None
+        resolve = self.resolve
+        if resolve is not None:
+            self.resolve = None
             try:
-                self.refine(resolve())
+                template = resolve()
             except Exception:  # a label never fails a request; the mount's label stands
-                pass
+                template = None
+            if template is not None:
+                self.template = template
         return self.template
 
 
@@ -146,55 +306,56 @@ class MetricsMiddleware:
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.counts = metrics.counts
         self.label_for = label_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        began = time.perf_counter()
+        began = perf_counter()
         label = self.label_for(scope)
         scope[ENDPOINT_SCOPE_KEY] = label
-        gauge = self.metrics.started(label.template)
-        status = 500  # an app that returns without responding (a server answers it 500)
-        started = False
+        counts = self.counts
+        running = label.template  # the in-progress gauge's label, before any refinement
+        counts.started(running)
+        status = 0  # no response started yet
         client_gone = False
+        counted = False
 
         async def receive_watched() -> Message:
             nonlocal client_gone
             message = await receive()
-            if message["type"] == "http.disconnect" and not started:
+            if message["type"] == "http.disconnect" and not status:
                 client_gone = True
             return message
 
-        counted = False
-
-        def count() -> None:
-            nonlocal counted
-            counted = True
-            gauge.dec()
-            code = CLIENT_CLOSED_REQUEST if client_gone else status
-            self.metrics.finished(label.final(), code, time.perf_counter() - began)
-
         async def send_counted(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, counted
             if message["type"] == "http.response.start":
                 status = message["status"]
-                started = True
-            elif is_last_body(message) and not counted:
+            elif (
+                not counted
+                and message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+            ):
                 # Counted before the client can read the end of the response: a scrape
                 # that follows it sees the request.
-                count()
+                counted = True
+                code = CLIENT_CLOSED_REQUEST if client_gone else status
+                counts.ended(running, label.final(), code, perf_counter() - began)
             await send(message)
 
         try:
             await self.app(scope, receive_watched, send_counted)
         except asyncio.CancelledError:
-            client_gone = client_gone or not started
+            client_gone = client_gone or not status
             raise
         finally:
             if not counted:
-                count()
+                # An app that returns without responding: a server answers it 500.
+                code = CLIENT_CLOSED_REQUEST if client_gone else status or 500
+                counts.ended(running, label.final(), code, perf_counter() - began)
 
 
 def is_last_body(message: Message) -> bool:

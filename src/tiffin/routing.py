@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.datastructures import URL
 from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from tiffin import infra
 from tiffin.api import handle_api
 from tiffin.docs_page import docs_asset
 from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully
-from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel, is_last_body
+from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
 
@@ -183,32 +183,16 @@ class Router:
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
         child = self._child_scope(mount, scope)
         label = scope.get(ENDPOINT_SCOPE_KEY)
-        if label is None:  # metrics off
-            await mount.app(child, receive, send)
-            return
-        outer_root = scope.get("root_path", "")
-        refined = False
+        if label is not None:  # metrics on
+            label.resolve_when_counted(
+                functools.partial(self._served_template, mount, child, scope.get("root_path", ""))
+            )
+        await mount.app(child, receive, send)
 
-        def refine() -> None:
-            """The label becomes the template of the route the app matched."""
-            nonlocal refined
-            refined = True
-            template = route_template(mount.app, mount.framework, child)
-            if template is not None:
-                template = child["root_path"][len(outer_root) :] + template
-            label.refine(template)
-
-        async def send_refined(message: Message) -> None:
-            # Before the last body message: the metrics count the request as it is sent.
-            if is_last_body(message) and not refined:
-                refine()
-            await send(message)
-
-        try:
-            await mount.app(child, receive, send_refined)
-        finally:
-            if not refined:
-                refine()
+    def _served_template(self, mount: Mount, child: Scope, outer_root: str) -> str | None:
+        """The template of the route the mounted app matched (its router left it in ``child``)."""
+        template = route_template(mount.app, mount.framework, child)
+        return None if template is None else child["root_path"][len(outer_root) :] + template
 
     def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
         """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""
