@@ -58,6 +58,7 @@ from typing import Any, cast
 import httpx
 
 from tiffin.exceptions import StartupError
+from tiffin.testing.calls import TiffinAsyncClient
 from tiffin.testing.factory import ServiceClient
 from tiffin.testing.loops import DeadlineExceeded, _is_plumbing, deadline
 from tiffin.testing.overrides import ServiceOverrides
@@ -450,7 +451,7 @@ class BentoMLServiceClient(ServiceClient):
         app = compose(self.service, self.traffic)
         return AsServed(app) if self.transport == "inprocess" else app  # live: uvicorn is
 
-    async def _start(self) -> httpx.AsyncClient:
+    async def _start(self) -> TiffinAsyncClient:
         self._process = BentoMLProcessState(self.service).__enter__()
         try:
             return await super()._start()

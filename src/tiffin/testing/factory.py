@@ -4,6 +4,9 @@
 composes a fresh app, runs the whole lifespan (the instance, ``on_startup``
 hooks, every mounted app) on the running loop, yields a client, and always
 shuts down and restores the overrides, also when the body fails.
+``with ServiceClient(MyService) as client:`` is the same for sync code
+(``tiffin.testing.sync``); ``transport="live"`` serves it over a socket
+(``tiffin.testing.live_session``). The clients are ``tiffin.testing.calls``'s.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from tiffin.service import Service
+from tiffin.testing.calls import TiffinAsyncClient, TiffinClient, api_routes
 from tiffin.testing.live import LiveServer
+from tiffin.testing.live_session import LiveSession
 from tiffin.testing.loops import (
     LoopGuard,
     deadline,
@@ -58,7 +61,8 @@ class ServiceClient:
         dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None,
         streaming: bool = False,
         transport: Transport | None = None,
-        base_url: str = "http://testserver",
+        base_url: str | None = None,
+        raise_server_exceptions: bool = True,
         owner: str = "tiffin_client_factory",
         **attributes: Any,
     ) -> None:
@@ -70,14 +74,17 @@ class ServiceClient:
         self.traffic = traffic
         self.streaming = streaming
         self.transport: Transport = transport
-        self.base_url = base_url
+        self.base_url = base_url  # None: http://testserver in-process, the server's URL live
+        self.raise_server_exceptions = raise_server_exceptions
         self.owner = owner
         self.overrides = self._make_overrides(attributes, dependency_overrides)
         self.app: Any = None
         self.live: LiveServer | None = None
         self._running: Any = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: TiffinAsyncClient | None = None
         self._guard: LoopGuard | None = None
+        self._live_session: LiveSession | None = None
+        self._sync: Any = None
 
     def _make_overrides(
         self,
@@ -95,21 +102,43 @@ class ServiceClient:
         """Serve the service (overrides applied) with uvicorn on a free loopback port; its URL."""
         self.overrides.apply()
         try:
-            with LiveServer(
+            self.live = LiveServer(
                 self._compose(),
                 startup_timeout=self.settings.startup_timeout,
                 shutdown_timeout=self.settings.shutdown_timeout,
-            ) as url:
+            )
+            with self.live as url:
                 yield url
         finally:
+            self.live = None
             self.overrides.restore()
 
-    async def __aenter__(self) -> httpx.AsyncClient:
+    def __enter__(self) -> TiffinClient:
+        from tiffin.testing.sync import SyncSession
+
+        session = self._sync = SyncSession(self)
+        return session.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        sync, self._sync = self._sync, None
+        assert sync is not None, "__exit__ without __enter__"
+        sync.stop()
+
+    async def __aenter__(self) -> TiffinAsyncClient:
+        if self.transport == "live":  # no event loop of the test's is involved: trio too
+            self._live_session = await LiveSession(self).astart()
+            self._client = self._live_session.async_client(self.base_url)
+            return await self._client.__aenter__()
         # The service lives in a task of its own: pytest-asyncio runs a fixture's setup and
         # teardown in two different tasks, and a lifespan must start and stop in one.
         self._guard = LoopGuard(self.owner)
         loop = asyncio.get_running_loop()
-        self._ready: asyncio.Future[httpx.AsyncClient] = loop.create_future()
+        self._ready: asyncio.Future[TiffinAsyncClient] = loop.create_future()
         self._stop_requested = asyncio.Event()
         self._host = asyncio.create_task(self._serve(), name=f"tiffin {self.service.name}")
         try:
@@ -124,6 +153,15 @@ class ServiceClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._live_session is not None:
+            session, self._live_session = self._live_session, None
+            try:
+                if self._client is not None:
+                    client, self._client = self._client, None
+                    await client.__aexit__(None, None, None)  # first: the server finds idle
+            finally:
+                await session.astop()
+            return
         assert self._guard is not None, "__aexit__ without __aenter__"
         self._guard.check(f"the shutdown of service {self.service.name!r}")
         # The body's exception stays with the caller: shutdown runs the same either way.
@@ -143,29 +181,25 @@ class ServiceClient:
         await self._stop_requested.wait()
         await self._stop()
 
-    async def _start(self) -> httpx.AsyncClient:
+    async def _start(self) -> TiffinAsyncClient:
         self.overrides.apply()
         try:
             self.app = self._compose()
-            if self.transport == "live":
-                self.live = LiveServer(
-                    self.app,
-                    startup_timeout=self.settings.startup_timeout,
-                    shutdown_timeout=self.settings.shutdown_timeout,
-                )
-                url = await asyncio.to_thread(self.live.start)
-                client = httpx.AsyncClient(base_url=url, timeout=self.settings.request_timeout)
-            else:
-                await self._start_in_process()
-                client = httpx.AsyncClient(
-                    transport=InProcessTransport(
-                        self.app,
-                        streaming=self.streaming,
-                        request_timeout=self.settings.request_timeout,
-                        loop_guard=self._guard,
-                    ),
-                    base_url=self.base_url,
-                )
+            await self._start_in_process()
+            app = self.app
+            client = TiffinAsyncClient(
+                transport=InProcessTransport(
+                    app,
+                    streaming=self.streaming,
+                    request_timeout=self.settings.request_timeout,
+                    loop_guard=self._guard,
+                    raise_server_exceptions=self.raise_server_exceptions,
+                ),
+                base_url=self.base_url or "http://testserver",
+                service_name=getattr(self.service, "name", repr(self.service)),
+                routes=api_routes(self.service),
+                instance=lambda: app.runtime.instance,
+            )
             self._client = await client.__aenter__()
         except BaseException:
             await self._stop()

@@ -1,41 +1,82 @@
 """A live server: the composed app served by uvicorn on a free loopback port, in a thread.
 
 The thread runs its own event loop, so the server works whatever loop (or none)
-the test runs on. A startup failure is reported with the service's own message
-as soon as uvicorn gives up, not after the readiness deadline.
+the test runs on, trio included. A startup failure is reported with the
+service's own message as soon as uvicorn gives up, not after the readiness
+deadline. The server knows which requests are in flight, so a client whose
+request passed its deadline can ask where the handler hangs
+(``describe_request``) and stop it, as the in-process transport does.
+
+uvicorn's logging is left as it is configured (``log_config=None``: no handler
+of its own on stderr); a handler the harness cancelled after its deadline is not
+reported again as an "Exception in ASGI application".
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiffin.testing.loops import DeadlineExceeded
+from tiffin.compat.uvicorn import QuickServer
+from tiffin.testing.loops import DeadlineExceeded, describe_task
+
+# A handler the harness gave up on is cancelled after this many seconds of shutdown
+# (in-process, the same wait is the transport's disconnect_grace).
+GRACEFUL_SHUTDOWN = 1.0
 
 
-class _StartupWatch:
-    """Passes the lifespan through, recording the message of a failed startup."""
+class _Watch:
+    """Passes every scope through, recording a failed startup and the requests in flight."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.failure: str | None = None
+        self.in_flight: dict[asyncio.Task[Any], tuple[str, str]] = {}
+        self.cancelled: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
             return
+        task = asyncio.current_task()
+        assert task is not None
+        self.in_flight[task] = (scope.get("method", "WEBSOCKET"), scope["path"])
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if task not in self.cancelled:
+                raise
+            # Cancelled by the harness after its deadline, which the test already reports.
+            task.uncancel()
+        finally:
+            del self.in_flight[task]
+            self.cancelled.discard(task)
 
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def watched_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.failed":
                 self.failure = message.get("message") or "lifespan.startup.failed"
             await send(message)
 
         await self.app(scope, receive, watched_send)
+
+    def give_up(self, method: str, path: str) -> str | None:
+        """Where the oldest in-flight ``method path`` is suspended; then cancel it."""
+        for task, request in list(self.in_flight.items()):
+            if request == (method, path):
+                where = describe_task(task)
+                self.cancelled.add(task)
+                task.cancel()
+                return where
+        return None
 
 
 class LiveServer:
@@ -44,7 +85,8 @@ class LiveServer:
     def __init__(
         self, app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: float = 10.0
     ) -> None:
-        self.watch = _StartupWatch(app)
+        self.app = app
+        self.watch = _Watch(app)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -53,9 +95,14 @@ class LiveServer:
         self.port: int = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.watch, lifespan="on", log_level="warning", timeout_graceful_shutdown=2
+            self.watch,
+            lifespan="on",
+            log_config=None,  # never reconfigure the test run's logging
+            log_level=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,  # type: ignore[arg-type]
         )
-        self.server = uvicorn.Server(config)
+        self.server = QuickServer(config)
         self.thread = threading.Thread(
             target=self._run,
             daemon=True,
@@ -84,13 +131,32 @@ class LiveServer:
                     f"tiffin: the live server on {self.url} did not finish startup within "
                     f"{self.startup_timeout:g}s (raise --tiffin-startup-timeout)"
                 )
-            time.sleep(0.005)
+            time.sleep(0.002)
         return self.url
 
+    def call_in_server(self, function: Callable[[], Any], timeout: float = 2.0) -> Any:
+        """Run ``function`` on the server's event loop; its result (None if it has stopped)."""
+        loop = self.server.loop
+        if loop is None or loop.is_closed():
+            return None
+
+        async def run() -> Any:
+            return function()
+
+        try:
+            return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
+        except (RuntimeError, concurrent.futures.TimeoutError):
+            return None
+
+    def give_up(self, method: str, path: str) -> str | None:
+        """Where the server's handler of ``method path`` hangs (then it is cancelled)."""
+        where: str | None = self.call_in_server(lambda: self.watch.give_up(method, path))
+        return where
+
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop()
         if self.thread.is_alive():
-            self.thread.join(self.shutdown_timeout + 3)
+            self.thread.join(self.shutdown_timeout + GRACEFUL_SHUTDOWN + 1)
         self.socket.close()
         if self.thread.is_alive():
             raise DeadlineExceeded(
