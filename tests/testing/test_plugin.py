@@ -266,7 +266,9 @@ def test_sync(tiffin_client):
 """
     result = run(pytester, body)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*tiffin_client is an httpx.AsyncClient; the test must be*"])
+    result.stdout.fnmatch_lines(
+        ["*tiffin_client is an httpx.AsyncClient, for async tests*use tiffin_sync_client*"]
+    )
 
 
 def test_a_missing_service_is_explained(pytester: pytest.Pytester) -> None:

@@ -3,8 +3,10 @@
 The pytest plugin (``tiffin.testing.plugin``, entry point ``tiffin``) wraps
 these in fixtures; they work without pytest too::
 
-    async with ServiceClient(MyService, streaming=True) as client:
+    async with ServiceClient(MyService, streaming=True) as client:   # a TiffinAsyncClient
         ...
+    with ServiceClient(MyService) as client:                          # a TiffinClient
+        client.call("summarize", text="...")
 """
 
 from __future__ import annotations
@@ -18,21 +20,28 @@ from tiffin.testing.loops import DeadlineExceeded, WrongEventLoop
 from tiffin.testing.settings import HarnessSettings
 
 if TYPE_CHECKING:
+    from tiffin.testing.calls import APIError, TiffinAsyncClient, TiffinClient
     from tiffin.testing.factory import ServiceClient
     from tiffin.testing.transport import InProcessTransport
 
 __all__ = [
+    "APIError",
     "DeadlineExceeded",
     "HarnessSettings",
     "InProcessTransport",
     "LiveServer",
     "ServiceClient",
+    "TiffinAsyncClient",
+    "TiffinClient",
     "WrongEventLoop",
 ]
 
 # Imported on first use: they need httpx (the test extra), and the pytest plugin, which
 # lives in this package, must load in a project that installed tiffin alone.
 _NEED_HTTPX = {
+    "APIError": "tiffin.testing.calls",
+    "TiffinAsyncClient": "tiffin.testing.calls",
+    "TiffinClient": "tiffin.testing.calls",
     "InProcessTransport": "tiffin.testing.transport",
     "ServiceClient": "tiffin.testing.factory",
 }

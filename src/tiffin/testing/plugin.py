@@ -4,6 +4,7 @@ Fixtures:
 - ``tiffin_client_factory``: ``async with tiffin_client_factory(MyService, **overrides) as c``.
 - ``tiffin_client``: a client for ``@pytest.mark.tiffin_service(MyService, **overrides)`` or
   for the service an overridden ``tiffin_service`` fixture returns.
+- ``tiffin_sync_client``: the same for ``def`` tests, an ``httpx.Client``.
 - ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
 - ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
   ``bentoml serve`` of a BentoML service (one per session).
@@ -23,7 +24,7 @@ test extra, and say so when it is missing.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -34,15 +35,14 @@ import tiffin
 from tiffin.exceptions import StartupError
 from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
-from tiffin.testing import loops
-from tiffin.testing.settings import TRANSPORTS, HarnessSettings
+from tiffin.testing.fixture_loops import pytest_fixture_setup  # noqa: F401  (this plugin's hook)
+from tiffin.testing.settings import LIVE_SCOPES, TRANSPORTS, HarnessSettings
+from tiffin.testing.shared_live import SharedLiveServers
 
 if TYPE_CHECKING:
-    import httpx
-
+    from tiffin.testing.calls import TiffinAsyncClient, TiffinClient
     from tiffin.testing.factory import ServiceClient
 
-_CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
 _FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
 
 
@@ -55,6 +55,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run tiffin_client over 'inprocess' (default) or a 'live' uvicorn server",
     )
     parser.addini("tiffin_transport", "default transport of tiffin_client", default="inprocess")
+    group.addoption(
+        "--tiffin-live-scope",
+        choices=LIVE_SCOPES,
+        default=None,
+        help="share a live server per 'module' or 'session' instead of one per test "
+        "('function', default)",
+    )
+    parser.addini("tiffin_live_scope", "function (default), module or session")
     defaults = HarnessSettings()
     for key in _FLOAT_KEYS:
         group.addoption(
@@ -75,9 +83,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "tiffin_service(service, **overrides): the service tiffin_client and tiffin_live_server "
         "run; overrides set class attributes, traffic=, dependency_overrides=, streaming=, "
-        "transport=",
+        "transport=, base_url=, raise_server_exceptions=, live_scope=",
     )
     config.stash[_SETTINGS] = _read_settings(config)
+    config.stash[_SHARED] = SharedLiveServers()
     try:
         from tiffin.conformance.pytest_support import ConformanceRecorder
     except ModuleNotFoundError as exc:
@@ -88,6 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _SETTINGS = pytest.StashKey[HarnessSettings]()
+_SHARED = pytest.StashKey[SharedLiveServers]()
 
 
 def _read_settings(config: pytest.Config) -> HarnessSettings:
@@ -97,6 +107,13 @@ def _read_settings(config: pytest.Config) -> HarnessSettings:
             f"tiffin_transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}"
         )
     values: dict[str, Any] = {"transport": transport}
+    live_scope = config.getoption("tiffin_live_scope") or config.getini("tiffin_live_scope")
+    if live_scope:
+        if live_scope not in LIVE_SCOPES:
+            raise pytest.UsageError(
+                f"tiffin_live_scope must be one of {', '.join(LIVE_SCOPES)}, got {live_scope!r}"
+            )
+        values["live_scope"] = live_scope
     for key in _FLOAT_KEYS:
         raw = config.getoption(f"tiffin_{key}")
         if raw is None and config.getini(f"tiffin_{key}"):
@@ -201,7 +218,49 @@ def tiffin_transport(request: pytest.FixtureRequest, pytestconfig: pytest.Config
 def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     _, overrides = _marker_args(request)
     overrides.pop("transport", None)
+    overrides.pop("live_scope", None)
     return overrides
+
+
+def _live_scope(request: pytest.FixtureRequest, transport: str) -> str:
+    """The scope of the live server for this test ("function" when it runs in-process)."""
+    if transport != "live":
+        return "function"
+    _, overrides = _marker_args(request)
+    scope = overrides.get("live_scope") or request.config.stash[_SETTINGS].live_scope
+    if scope not in LIVE_SCOPES:
+        pytest.fail(
+            f"{request.node.nodeid}: live_scope must be one of {', '.join(LIVE_SCOPES)}, "
+            f"got {scope!r}",
+            pytrace=False,
+        )
+    return str(scope)
+
+
+def _shared_session(request: pytest.FixtureRequest, fixture: str, service: Any, scope: str) -> Any:
+    with _needs_httpx(fixture):
+        from tiffin.testing.factory import ServiceClient
+    settings = request.config.stash[_SETTINGS]
+    overrides = _overrides(request)
+
+    def make_harness() -> ServiceClient:
+        server_options = {k: v for k, v in overrides.items() if k != "base_url"}
+        return ServiceClient(service, settings=settings, transport="live", **server_options)
+
+    with _startup_failure():
+        return request.config.stash[_SHARED].get(request, scope, make_harness, service, overrides)
+
+
+@contextmanager
+def _startup_failure() -> Iterator[None]:
+    """A service that fails to start: a short failure with the cause, not the harness's frames."""
+    failure = None
+    try:
+        yield
+    except StartupError as exc:
+        failure = f"tiffin: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 async def tiffin_client_fixture(
@@ -209,17 +268,18 @@ async def tiffin_client_fixture(
     tiffin_client_factory: Callable[..., ServiceClient],
     tiffin_service: Service[Any],
     tiffin_transport: str,
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[TiffinAsyncClient]:
     overrides = _overrides(request)
+    scope = _live_scope(request, tiffin_transport)
+    if scope != "function":
+        session = _shared_session(request, "tiffin_client", tiffin_service, scope)
+        async with session.async_client(overrides.get("base_url")) as shared_client:
+            yield shared_client
+        return
     overrides.setdefault("owner", "fixture 'tiffin_client'")
     harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
-    failure = None
-    try:
+    with _startup_failure():
         client = await harness.__aenter__()
-    except StartupError as exc:
-        failure = f"tiffin: {exc}"
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)  # the cause, not the harness's frames
     try:
         yield client
     finally:
@@ -233,15 +293,50 @@ tiffin_client = pytest.fixture(name="tiffin_client")(tiffin_client_fixture)
 
 
 @pytest.fixture
+def tiffin_sync_client(
+    request: pytest.FixtureRequest,
+    tiffin_client_factory: Callable[..., ServiceClient],
+    tiffin_service: Service[Any],
+    tiffin_transport: str,
+) -> Iterator[TiffinClient]:
+    """``tiffin_client`` for ``def`` tests: an ``httpx.Client`` (``tiffin.testing.TiffinClient``).
+
+    In-process, the service runs on an event loop in a thread of its own; live, the
+    client talks to the server's socket. Same marker, options and deadlines.
+    """
+    overrides = _overrides(request)
+    scope = _live_scope(request, tiffin_transport)
+    if scope != "function":
+        session = _shared_session(request, "tiffin_sync_client", tiffin_service, scope)
+        with session.sync_client(overrides.get("base_url")) as shared_client:
+            yield shared_client
+        return
+    overrides.setdefault("owner", "fixture 'tiffin_sync_client'")
+    harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
+    with _startup_failure():
+        client = harness.__enter__()
+    try:
+        yield client
+    finally:
+        harness.__exit__(None, None, None)
+
+
+@pytest.fixture
 def tiffin_live_server(
     request: pytest.FixtureRequest, tiffin_service: Service[Any], pytestconfig: pytest.Config
 ) -> Iterator[str]:
     """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
+    scope = _live_scope(request, "live")
+    if scope != "function":
+        live = _shared_session(request, "tiffin_live_server", tiffin_service, scope).live
+        assert live is not None
+        yield live.url
+        return
     with _needs_httpx("tiffin_live_server"):
         from tiffin.testing.factory import ServiceClient
     settings = pytestconfig.stash[_SETTINGS]
     harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
-    with harness.live_server() as url:
+    with _startup_failure(), harness.live_server() as url:
         yield url
 
 
@@ -264,101 +359,3 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
     finally:
         servers.close()
 
-
-# --- event loops ------------------------------------------------------------------------
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_fixture_setup(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-) -> Generator[None, Any, Any]:
-    """Run async fixtures that use tiffin on the test's own loop, or fail at once saying why."""
-    item = getattr(request, "_pyfuncitem", request.node)  # the test, also for wider fixtures
-    if not isinstance(item, pytest.Function) or not _is_async(fixturedef.func):
-        return (yield)
-    if "anyio_backend" in item.fixturenames:
-        if fixturedef.argname == "tiffin_client":
-            return (yield from _with_func(fixturedef, _unmarked(fixturedef.func)))
-        return (yield)
-    if fixturedef.argname == "tiffin_client":
-        if not _is_async(getattr(item, "obj", None)) and not _is_asyncio_test(item):
-            pytest.fail(
-                f"{item.nodeid}: tiffin_client is an httpx.AsyncClient; the test must be "
-                "an async def run by pytest-asyncio or anyio",
-                pytrace=False,
-            )
-        marked = _unmarked(fixturedef.func)
-        marked._force_asyncio_fixture = True
-        marked._loop_scope = _test_loop_scope(item)
-        return (yield from _with_func(fixturedef, marked))
-    if _is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
-        _check_fixture_loop(fixturedef, request, item)
-    return (yield)
-
-
-def _with_func(fixturedef: pytest.FixtureDef[Any], func: Any) -> Generator[None, Any, Any]:
-    # pytest-asyncio and anyio swap FixtureDef.func the same way; pytest marks it Final.
-    original = fixturedef.func
-    fixturedef.func = func  # type: ignore[misc]
-    try:
-        return (yield)
-    finally:
-        fixturedef.func = original  # type: ignore[misc]
-
-
-def _unmarked(func: Any) -> Any:
-    """A fresh copy of the fixture function, to carry this test's loop marks."""
-
-    async def tiffin_client(**kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-        async for client in func(**kwargs):
-            yield client
-
-    return tiffin_client
-
-
-def _is_async(func: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
-
-
-def _is_asyncio_test(item: pytest.Item) -> bool:
-    return item.get_closest_marker("asyncio") is not None
-
-
-def _test_loop_scope(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("asyncio")
-    if marker is not None:
-        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
-        if scope:
-            return str(scope)
-    try:
-        default = item.config.getini("asyncio_default_test_loop_scope")
-    except ValueError:
-        default = None
-    return str(default or "function")
-
-
-def _check_fixture_loop(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, item: pytest.Item
-) -> None:
-    """An async fixture using tiffin on another loop than the test would hang: fail now."""
-    try:
-        default = request.config.getini("asyncio_default_fixture_loop_scope")
-    except ValueError:
-        default = None
-    if default == "fixture":
-        default = None
-    fixture_scope = str(
-        getattr(fixturedef.func, "_loop_scope", None) or default or fixturedef.scope
-    )
-    test_scope = _test_loop_scope(item)
-    if fixture_scope == test_scope:
-        return
-    raise loops.WrongEventLoop(
-        f"tiffin: fixture {fixturedef.argname!r} runs on the {fixture_scope!r}-scoped event "
-        f"loop, but test {item.nodeid!r} runs on the {test_scope!r}-scoped loop; the service "
-        "it starts would be used from another loop (a silent hang). Fix: give both one loop "
-        f"scope: @pytest_asyncio.fixture(loop_scope={test_scope!r}) on the fixture, or "
-        f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test."
-    )
