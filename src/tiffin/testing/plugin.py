@@ -358,4 +358,3 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
         yield servers
     finally:
         servers.close()
-
