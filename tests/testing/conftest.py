@@ -8,8 +8,8 @@ exceptions that httpx (imported once) no longer maps. Imported here, there is on
 from __future__ import annotations
 
 import httpcore._backends.anyio
-import httpcore._backends.sync
+import httpcore._backends.sync  # noqa: F401
 
-import tests.testing.sample_services
+import tests.testing.sample_services  # noqa: F401
 import tiffin.testing.live_transport
 import tiffin.testing.sync  # noqa: F401

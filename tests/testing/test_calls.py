@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.testing.sample_services import Calls
-from tiffin.testing import APIError, ServiceClient
+from tiffin.testing import ServiceClient
 
 pytest_plugins = ["pytester"]
 
