@@ -1,13 +1,15 @@
-"""A uvicorn ``Server`` for the test harness's live transport: started and stopped in milliseconds.
+"""uvicorn's internals that tiffin builds on: ``tiffin serve --workers N`` and the live server.
 
-uvicorn's ``Server.main_loop`` looks at ``should_exit`` every 0.1 s and its
-``shutdown`` sleeps 0.1 s before, and polls every 0.1 s while, waiting for
-connections and tasks: about 0.2 s a stop, which a test suite pays per test.
-``QuickServer`` waits on an event instead of the tick and polls every 5 ms; it
-overrides ``main_loop`` and ``shutdown`` and reads ``server_state``,
-``servers`` and ``lifespan``, which are not uvicorn's documented API.
+``uvicorn.supervisors.Multiprocess`` is importable but not documented; tiffin
+overrides two of its methods. ``QuickServer`` (the test harness's live server)
+overrides ``Server.main_loop`` and ``Server.shutdown`` and reads ``server_state``,
+``servers`` and ``lifespan``, which are not uvicorn's documented API either:
+uvicorn's ``main_loop`` looks at ``should_exit`` every 0.1 s and its ``shutdown``
+sleeps 0.1 s before, and polls every 0.1 s while, waiting for connections and
+tasks, about 0.2 s a stop, which a test suite would pay per test. ``QuickServer``
+waits on an event instead and polls every 5 ms.
 
-Checked against uvicorn 0.51.0 (the floor) and 0.54.0.
+Checked against uvicorn 0.51.0 (the floor) and the latest installed (0.54.0).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -71,3 +75,29 @@ class QuickServer(uvicorn.Server):
             await asyncio.sleep(_POLL)
         if not self.force_exit:
             await self.lifespan.shutdown()
+
+
+def draining_multiprocess(on_worker_gone: Callable[[int], None]) -> Any:
+    """uvicorn's ``Multiprocess``, closing its copy of the listening socket when it stops.
+
+    Otherwise the kernel would keep queueing new connections on the supervisor's
+    copy while the workers drain, and reset them only when it exits. A worker that
+    died (and was replaced) never ran its shutdown: ``on_worker_gone(pid)`` is called
+    for it.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    class DrainingMultiprocess(Multiprocess):
+        def terminate_all(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+        def keep_subprocess_alive(self) -> None:
+            before = {process.pid for process in self.processes}
+            super().keep_subprocess_alive()
+            for pid in before - {process.pid for process in self.processes}:
+                if pid is not None:
+                    on_worker_gone(pid)
+
+    return DrainingMultiprocess
