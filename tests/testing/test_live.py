@@ -126,11 +126,13 @@ from tests.testing.sample_services import EVENTS
 def test_shared(tiffin_sync_client, round):
     assert EVENTS.count("service startup") == 1
 """
-    pytester.makepyfile(conftest="from tests.testing.sample_services import EVENTS\n"
-                        "def pytest_sessionstart(session):\n    EVENTS.clear()\n")
-    run(
-        pytester, body, "--tiffin-transport=live", "--tiffin-live-scope=module"
-    ).assert_outcomes(passed=3)
+    pytester.makepyfile(
+        conftest="from tests.testing.sample_services import EVENTS\n"
+        "def pytest_sessionstart(session):\n    EVENTS.clear()\n"
+    )
+    run(pytester, body, "--tiffin-transport=live", "--tiffin-live-scope=module").assert_outcomes(
+        passed=3
+    )
 
 
 def test_trio_runs_the_live_transport_and_names_it(pytester: pytest.Pytester) -> None:
