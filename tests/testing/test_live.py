@@ -163,3 +163,41 @@ async def test_in_process(tiffin_client):
         ]
     )
     result.stdout.no_fnmatch_line("*no running event loop*")
+
+
+def test_a_live_startup_hang_is_named_at_its_deadline(pytester: pytest.Pytester) -> None:
+    body = """
+import time
+import tiffin
+from tests.testing.sample_services import HungMount
+
+@tiffin.service
+class SlowInit:
+    def __init__(self):
+        time.sleep(3)
+
+@pytest.mark.tiffin_service(HungMount, transport="live")
+def test_hung_mount(tiffin_sync_client):
+    pass
+
+@pytest.mark.tiffin_service(SlowInit, transport="live")
+def test_slow_init(tiffin_sync_client):
+    pass
+
+def test_the_session_goes_on():
+    pass
+"""
+    result = run(pytester, body, "--tiffin-startup-timeout=0.5")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*tiffin: the startup of service 'HungMount' (live transport) did not finish "
+            "within 0.5s; it hung in the lifespan of the fastapi app mounted at '/slow', "
+            "suspended in hung_lifespan() at *sample_services.py:*",
+            "*tiffin: the startup of service 'SlowInit' (live transport) did not finish "
+            "within 0.5s; it hung in SlowInit.__init__, blocked in __init__() at "
+            "*test_a_live_startup_hang_is_named_at_its_deadline.py:* (a sync step*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*did not shut down*")
+    result.stdout.no_fnmatch_line("*live.py*")

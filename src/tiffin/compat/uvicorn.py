@@ -48,8 +48,11 @@ class QuickServer(uvicorn.Server):
     def loop(self) -> asyncio.AbstractEventLoop | None:
         return self._loop
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()  # known during startup: it may hang
+        await super().startup(sockets=sockets)
+
     async def main_loop(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         counter = 0
         while not await self.on_tick(counter):

@@ -26,7 +26,8 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiffin.compat.uvicorn import QuickServer
-from tiffin.testing.loops import DeadlineExceeded, describe_task
+from tiffin.exceptions import StartupError
+from tiffin.testing.loops import DeadlineExceeded, describe_step, describe_task
 
 # A handler the harness gave up on is cancelled after this many seconds of shutdown
 # (in-process, the same wait is the transport's disconnect_grace).
@@ -39,6 +40,8 @@ class _Watch:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.failure: str | None = None
+        self.lifespan_task: asyncio.Task[Any] | None = None
+        self.abandoned = False
         self.in_flight: dict[asyncio.Task[Any], tuple[str, str]] = {}
         self.cancelled: set[asyncio.Task[Any]] = set()
 
@@ -61,12 +64,36 @@ class _Watch:
             self.cancelled.discard(task)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = self.lifespan_task = asyncio.current_task()
+        assert task is not None
+        try:
+            await self._watched_lifespan(scope, receive, send)
+        except asyncio.CancelledError:
+            if not self.abandoned:
+                raise
+            # The startup passed its deadline, which the test reports; uvicorn need not.
+            task.uncancel()
+
+    async def _watched_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+
         async def watched_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.failed":
                 self.failure = message.get("message") or "lifespan.startup.failed"
             await send(message)
 
         await self.app(scope, receive, watched_send)
+
+    def abandon_startup(self) -> str:
+        """Where the startup hangs; then every task of the server is cancelled, so it stops."""
+        task = self.lifespan_task
+        step = getattr(self.app, "current_step", None)  # a tiffin app says which step runs
+        where = describe_step(step, task) if task is not None else "uvicorn, before the lifespan"
+        self.abandoned = True
+        current = asyncio.current_task()
+        for pending in asyncio.all_tasks():
+            if pending is not current:
+                pending.cancel()
+        return where
 
     def give_up(self, method: str, path: str) -> str | None:
         """Where the oldest in-flight ``method path`` is suspended; then cancel it."""
@@ -118,6 +145,8 @@ class LiveServer:
             # uvicorn exits the process when startup fails; here only this thread stops,
             # and start() reports the failure with the message the watch recorded.
             pass
+        except asyncio.CancelledError:
+            pass  # a startup past its deadline: start() reports where it hung
 
     def start(self) -> str:
         self.thread.start()
@@ -126,15 +155,24 @@ class LiveServer:
             if not self.thread.is_alive() or self.watch.failure is not None:
                 self.stop()
                 cause = self.watch.failure or "uvicorn exited"
-                raise RuntimeError(f"tiffin: the live server failed to start: {cause}")
+                raise StartupError(f"the live server failed to start: {cause}")
             if time.monotonic() > deadline:
-                self.stop()
-                raise DeadlineExceeded(
-                    f"tiffin: the live server on {self.url} did not finish startup within "
-                    f"{self.startup_timeout:g}s (raise --tiffin-startup-timeout)"
-                )
+                raise DeadlineExceeded(self._abandon_startup())
             time.sleep(0.002)
         return self.url
+
+    def _abandon_startup(self) -> str:
+        where = self.call_in_server(self.watch.abandon_startup)
+        self.server.stop()
+        self.thread.join(GRACEFUL_SHUTDOWN)
+        self.socket.close()
+        service = getattr(getattr(self.app, "service", None), "name", None)
+        what = f"service {service!r}" if service else f"the app served on {self.url}"
+        return (
+            f"tiffin: the startup of {what} (live transport) did not finish within "
+            f"{self.startup_timeout:g}s; it hung in {where or 'an unknown place'}. Raise the "
+            "deadline with --tiffin-startup-timeout or the tiffin_startup_timeout ini key."
+        )
 
     def call_in_server(self, function: Callable[[], Any], timeout: float = 2.0) -> Any:
         """Run ``function`` on the server's event loop; its result (None if it has stopped)."""

@@ -36,6 +36,7 @@ from tiffin.exceptions import StartupError
 from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
 from tiffin.testing.fixture_loops import pytest_fixture_setup  # noqa: F401  (this plugin's hook)
+from tiffin.testing.loops import DeadlineExceeded
 from tiffin.testing.settings import LIVE_SCOPES, TRANSPORTS, HarnessSettings
 from tiffin.testing.shared_live import SharedLiveServers
 
@@ -259,8 +260,10 @@ def _startup_failure() -> Iterator[None]:
         yield
     except StartupError as exc:
         failure = f"tiffin: {exc}"
+    except DeadlineExceeded as exc:  # its message names the step and the user's frame
+        failure = str(exc)
     if failure is not None:
-        pytest.fail(failure, pytrace=False)
+        raise pytest.fail.Exception(failure, pytrace=False) from None  # the cause alone
 
 
 async def tiffin_client_fixture(
