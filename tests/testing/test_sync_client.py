@@ -87,3 +87,17 @@ def test_service_client_as_a_sync_context_manager() -> None:
 def test_the_sync_client_calls_apis_by_name() -> None:
     with ServiceClient(Calls) as client:
         assert client.call("add", a=2, b=3) == {"sum": 5}
+
+
+@pytest.mark.parametrize("transport", ["inprocess", "live"])
+def test_a_sync_client_talks_websockets(transport: str) -> None:
+    import httpx_ws
+
+    with (
+        ServiceClient(Recorder, transport=transport) as client,
+        httpx_ws.connect_ws("/v1/echo", client) as ws,
+    ):
+        assert ws.receive_text() == "welcome from Hello"
+        ws.send_text("hi")
+        assert ws.receive_text() == "middleware: hi"
+        ws.send_text("bye")

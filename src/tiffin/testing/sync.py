@@ -85,12 +85,38 @@ class _PortalTransport(httpx.BaseTransport):
         transport = self.client._transport  # the in-process transport the harness made
         response = self.portal.call(transport.handle_async_request, forwarded)
         assert isinstance(response.stream, httpx.AsyncByteStream)
+        extensions = dict(response.extensions)
+        if "network_stream" in extensions:  # an accepted websocket (httpx_ws.connect_ws)
+            extensions["network_stream"] = _PortalNetworkStream(
+                self.portal, extensions["network_stream"]
+            )
         return httpx.Response(
             status_code=response.status_code,
             headers=response.headers,
             stream=_PortalBody(self.portal, response.stream),
-            extensions=response.extensions,
+            extensions=extensions,
         )
+
+
+class _PortalNetworkStream:
+    """The sync face of the in-process websocket stream: each call runs on the portal's loop."""
+
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, stream: Any) -> None:
+        self.portal = portal
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = self.portal.call(self.stream.read, max_bytes, timeout)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.portal.call(self.stream.write, buffer, timeout)
+
+    def close(self) -> None:
+        self.portal.call(self.stream.aclose)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
 
 
 class _PortalBody(httpx.SyncByteStream):
