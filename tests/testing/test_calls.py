@@ -60,24 +60,29 @@ async def test_an_unknown_api_name_lists_the_apis() -> None:
 
 def test_server_exceptions_are_raised_in_the_test_by_default(pytester: pytest.Pytester) -> None:
     body = """
+transports = pytest.mark.parametrize("tiffin_transport", ["inprocess", "live"])
+
+@transports
 @pytest.mark.tiffin_service(Calls)
 def test_raised(tiffin_sync_client):
     with pytest.raises(ValueError, match="the model exploded"):
         tiffin_sync_client.post("/fail", json={})
 
+@transports
 @pytest.mark.asyncio
 @pytest.mark.tiffin_service(Calls)
 async def test_raised_async(tiffin_client):
     with pytest.raises(ValueError, match="the model exploded"):
         await tiffin_client.call("fail")
 
+@transports
 @pytest.mark.tiffin_service(Calls, raise_server_exceptions=False)
 def test_the_500(tiffin_sync_client):
     response = tiffin_sync_client.post("/fail", json={})
     assert response.status_code == 500
     assert "unexpected error" in response.json()["error"]
 """
-    run(pytester, body).assert_outcomes(passed=3)
+    run(pytester, body).assert_outcomes(passed=6)
 
 
 async def test_an_exception_in_a_mounted_app_is_raised_too() -> None:
@@ -96,8 +101,11 @@ async def test_an_exception_in_a_mounted_app_is_raised_too() -> None:
     class Mounted:
         pass
 
-    async with ServiceClient(Mounted) as client:
-        with pytest.raises(KeyError, match="missing"):
-            await client.get("/v1/boom")
-    async with ServiceClient(Mounted, raise_server_exceptions=False) as client:
-        assert (await client.get("/v1/boom")).status_code == 500
+    for transport in ("inprocess", "live"):
+        async with ServiceClient(Mounted, transport=transport) as client:
+            # FastAPI sends its 500 before it re-raises: live, the client waits for the raise
+            with pytest.raises(KeyError, match="missing"):
+                await client.get("/v1/boom")
+        options = {"transport": transport, "raise_server_exceptions": False}
+        async with ServiceClient(Mounted, **options) as client:
+            assert (await client.get("/v1/boom")).status_code == 500

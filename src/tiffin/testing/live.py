@@ -43,6 +43,8 @@ class _Watch:
         self.lifespan_task: asyncio.Task[Any] | None = None
         self.abandoned = False
         self.in_flight: dict[asyncio.Task[Any], tuple[str, str]] = {}
+        # (method, path) and the exception the service's error guard caught, oldest first
+        self.server_errors: list[tuple[tuple[str, str], BaseException]] = []
         self.cancelled: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,15 +53,19 @@ class _Watch:
             return
         task = asyncio.current_task()
         assert task is not None
-        self.in_flight[task] = (scope.get("method", "WEBSOCKET"), scope["path"])
+        request = self.in_flight[task] = (scope.get("method", "WEBSOCKET"), scope["path"])
+        caught: list[BaseException] = []  # the error guard hands what it caught to this list
+        extensions = dict(scope.get("extensions") or {})
+        extensions["tiffin.server_exceptions"] = caught
         try:
-            await self.app(scope, receive, send)
+            await self.app({**scope, "extensions": extensions}, receive, send)
         except asyncio.CancelledError:
             if task not in self.cancelled:
                 raise
             # Cancelled by the harness after its deadline, which the test already reports.
             task.uncancel()
         finally:
+            self.server_errors.extend((request, exc) for exc in caught)
             del self.in_flight[task]
             self.cancelled.discard(task)
 
@@ -187,6 +193,17 @@ class LiveServer:
             return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
         except (RuntimeError, concurrent.futures.TimeoutError):
             return None
+
+    def server_exception(self, method: str, path: str, wait: float = 1.0) -> BaseException | None:
+        """The exception the handler of ``method path`` raised, once it has returned."""
+        deadline = time.monotonic() + wait
+        while (method, path) in self.watch.in_flight.values() and time.monotonic() < deadline:
+            time.sleep(0.002)  # a framework may send its 500 before re-raising
+        for index, (request, exc) in enumerate(list(self.watch.server_errors)):
+            if request == (method, path):
+                del self.watch.server_errors[index]
+                return exc
+        return None
 
     def give_up(self, method: str, path: str) -> str | None:
         """Where the server's handler of ``method path`` hangs (then it is cancelled)."""

@@ -61,21 +61,32 @@ class LiveSession:
             "timeout": self.harness.settings.request_timeout,
         }
 
-    def async_client(self, base_url: str | None = None) -> TiffinAsyncClient:
+    def _raise(self, raise_server_exceptions: bool | None) -> bool:
+        if raise_server_exceptions is None:
+            return bool(getattr(self.harness, "raise_server_exceptions", True))
+        return raise_server_exceptions
+
+    def async_client(
+        self, base_url: str | None = None, raise_server_exceptions: bool | None = None
+    ) -> TiffinAsyncClient:
         assert self.live is not None, "the live session is not started"
         transport = LiveAsyncTransport(
             self.live,
             request_timeout=self.harness.settings.request_timeout,
             streaming=self.harness.streaming,
+            raise_server_exceptions=self._raise(raise_server_exceptions),
         )
         return TiffinAsyncClient(transport=transport, **self._options(base_url))
 
-    def sync_client(self, base_url: str | None = None) -> TiffinClient:
+    def sync_client(
+        self, base_url: str | None = None, raise_server_exceptions: bool | None = None
+    ) -> TiffinClient:
         assert self.live is not None, "the live session is not started"
         transport = LiveSyncTransport(
             self.live,
             request_timeout=self.harness.settings.request_timeout,
             streaming=self.harness.streaming,
+            raise_server_exceptions=self._raise(raise_server_exceptions),
         )
         return TiffinClient(transport=transport, **self._options(base_url))
 

@@ -9,7 +9,8 @@ A request past its deadline fails with the same ``DeadlineExceeded`` as
 in-process, naming where the server's handler hangs (the handler is then
 cancelled). Unless the client streams (``streaming=True``), the whole response
 must arrive within the deadline: an endless body read with ``client.get()``
-fails at the deadline, saying to stream it.
+fails at the deadline, saying to stream it. With ``raise_server_exceptions``, a
+5xx answered because the service raised is replaced by that exception, as in-process.
 """
 
 from __future__ import annotations
@@ -59,8 +60,16 @@ def _to_socket(live: LiveServer, request: httpx.Request) -> None:
 
 
 class LiveAsyncTransport(httpx.AsyncBaseTransport):
-    def __init__(self, live: LiveServer, *, request_timeout: float, streaming: bool) -> None:
+    def __init__(
+        self,
+        live: LiveServer,
+        *,
+        request_timeout: float,
+        streaming: bool,
+        raise_server_exceptions: bool = True,
+    ) -> None:
         self.live = live
+        self.raise_server_exceptions = raise_server_exceptions
         self.request_timeout = request_timeout
         self.streaming = streaming
         self.inner = httpx.AsyncHTTPTransport(socket_options=_NODELAY, verify=False)
@@ -76,6 +85,11 @@ class LiveAsyncTransport(httpx.AsyncBaseTransport):
             raise DeadlineExceeded(
                 _hang_message(self.live, request, self.request_timeout, where)
             ) from None
+        if self.raise_server_exceptions and response.status_code >= 500:
+            raised = await anyio.to_thread.run_sync(self.live.server_exception, method, path)
+            if raised is not None:
+                await response.aclose()
+                raise raised
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _AsyncBody(self, request, response, began)
         return response
@@ -131,8 +145,16 @@ class _AsyncBody(httpx.AsyncByteStream):
 
 
 class LiveSyncTransport(httpx.BaseTransport):
-    def __init__(self, live: LiveServer, *, request_timeout: float, streaming: bool) -> None:
+    def __init__(
+        self,
+        live: LiveServer,
+        *,
+        request_timeout: float,
+        streaming: bool,
+        raise_server_exceptions: bool = True,
+    ) -> None:
         self.live = live
+        self.raise_server_exceptions = raise_server_exceptions
         self.request_timeout = request_timeout
         self.streaming = streaming
         self.inner = httpx.HTTPTransport(socket_options=_NODELAY, verify=False)
@@ -148,6 +170,11 @@ class LiveSyncTransport(httpx.BaseTransport):
             raise DeadlineExceeded(
                 _hang_message(self.live, request, self.request_timeout, where)
             ) from None
+        if self.raise_server_exceptions and response.status_code >= 500:
+            raised = self.live.server_exception(method, path)
+            if raised is not None:
+                response.close()
+                raise raised
         response.stream = _SyncBody(self, request, response, began)
         return response
 

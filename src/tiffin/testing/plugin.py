@@ -252,6 +252,14 @@ def _shared_session(request: pytest.FixtureRequest, fixture: str, service: Any, 
         return request.config.stash[_SHARED].get(request, scope, make_harness, service, overrides)
 
 
+def _client_options(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The marker's options a client to a shared live server takes."""
+    return {
+        "base_url": overrides.get("base_url"),
+        "raise_server_exceptions": overrides.get("raise_server_exceptions"),
+    }
+
+
 @contextmanager
 def _startup_failure() -> Iterator[None]:
     """A service that fails to start: a short failure with the cause, not the harness's frames."""
@@ -276,7 +284,8 @@ async def tiffin_client_fixture(
     scope = _live_scope(request, tiffin_transport)
     if scope != "function":
         session = _shared_session(request, "tiffin_client", tiffin_service, scope)
-        async with session.async_client(overrides.get("base_url")) as shared_client:
+        client_options = _client_options(overrides)
+        async with session.async_client(**client_options) as shared_client:
             yield shared_client
         return
     overrides.setdefault("owner", "fixture 'tiffin_client'")
@@ -311,7 +320,7 @@ def tiffin_sync_client(
     scope = _live_scope(request, tiffin_transport)
     if scope != "function":
         session = _shared_session(request, "tiffin_sync_client", tiffin_service, scope)
-        with session.sync_client(overrides.get("base_url")) as shared_client:
+        with session.sync_client(**_client_options(overrides)) as shared_client:
             yield shared_client
         return
     overrides.setdefault("owner", "fixture 'tiffin_sync_client'")
