@@ -136,7 +136,6 @@ def test_shared(tiffin_sync_client, round):
 
 
 def test_trio_runs_the_live_transport_and_names_it(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("trio", reason="trio is not installed")
     body = """
 @pytest.fixture
 def anyio_backend():
