@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from tiffin import exceptions
+from tiffin import exceptions, images, validators
 from tiffin.api import api
+from tiffin.arguments import use_arguments
 from tiffin.context import get_current_service
 from tiffin.exceptions import ServiceNotRunning
-from tiffin.hooks import on_shutdown, on_startup
+from tiffin.hooks import on_deployment, on_shutdown, on_startup
 from tiffin.mounts import mount_asgi_app
+from tiffin.request_context import Context
 from tiffin.service import Service, service
 
 __version__ = "0.1.0"
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 asgi_app = mount_asgi_app
 
 __all__ = [
+    "Context",
     "Service",
     "ServiceNotRunning",
     "__version__",
@@ -25,8 +28,12 @@ __all__ = [
     "asgi_app",
     "exceptions",
     "get_current_service",
+    "images",
     "mount_asgi_app",
+    "on_deployment",
     "on_shutdown",
     "on_startup",
     "service",
+    "use_arguments",
+    "validators",
 ]

@@ -28,6 +28,7 @@ from tiffin.frameworks import bind_class_routes
 from tiffin.infra import PROBES
 from tiffin.lifespan import ServiceLifespan, ShutdownError
 from tiffin.metrics import MetricsMiddleware, ServiceMetrics
+from tiffin.request_context import Context
 from tiffin.routing import Router
 from tiffin.traffic import (
     SLOT_SCOPE_KEY,
@@ -53,6 +54,9 @@ class ServiceRuntime:
         self.name = config.name
         self.instance: Any = None
         self.ready = False
+        self.context = Context()  # the `ctx` of @api methods: its `state` lives as long as this app
+        self.is_main = True  # False: a dependency's app, no docs and no index page (as BentoML)
+        self.preset_instance: Any = None  # to_asgi(init=True): __init__ already ran
         self.metrics = (
             ServiceMetrics(config.name, config.metrics.namespace)
             if config.metrics.enabled
@@ -139,6 +143,11 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
     config = runtime.config
     router = Router(runtime)
     app: ASGIApp = ServiceContextMiddleware(router, runtime)
+    if config.http.cors.enabled:
+        # Where BentoML puts it: inside the user middlewares, in front of every route.
+        from starlette.middleware.cors import CORSMiddleware
+
+        app = CORSMiddleware(app, **config.http.cors.middleware_options())
     for middleware_cls, options in reversed(runtime.service.middlewares):
         app = middleware_cls(app, **options)
     if config.traffic.max_body_size is not None:
@@ -155,12 +164,23 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
 class ComposedApp:
     """The ASGI app of one service: lifespan handled here, everything else down the chain."""
 
-    def __init__(self, service: Service[Any], config: ServiceConfig) -> None:
+    def __init__(
+        self,
+        service: Service[Any],
+        config: ServiceConfig,
+        *,
+        is_main: bool = True,
+        init: bool = False,
+    ) -> None:
         self.service = service
+        self.is_main = is_main
         for mount in service.mounts:
             # Again at compose time: routes added to an app after it was mounted get `self` too.
             bind_class_routes(mount.app, service.inner)
         self.runtime = ServiceRuntime(service, config)
+        self.runtime.is_main = is_main
+        if init:  # BentoML 1.2's to_asgi(init=True): the instance now, the rest in the lifespan
+            self.runtime.preset_instance = service.inner()
         self.chain = compose_chain(self.runtime)
 
     def __repr__(self) -> str:

@@ -141,7 +141,8 @@ class ServiceLifespan:
     async def startup(self) -> None:
         name = self.service.name
         try:
-            self.runtime.instance = self.service.inner()
+            preset = self.runtime.preset_instance
+            self.runtime.instance = self.service.inner() if preset is None else preset
         except Exception as exc:
             raise StartupError(
                 f"service {name!r} failed to start: {self.service.inner.__qualname__}.__init__ "
