@@ -3,8 +3,6 @@
 ``import tiffin as bentoml`` runs BentoML's documented ASGI examples unchanged.
 """
 
-from __future__ import annotations
-
 from tiffin import exceptions, images, validators
 from tiffin.api import api
 from tiffin.arguments import use_arguments
@@ -18,6 +16,22 @@ from tiffin.service import Service, service
 __version__ = "0.1.0"
 
 asgi_app = mount_asgi_app
+
+# The modules imported above are attributes of the package now; only the names of
+# ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
+for _module in (
+    "api_io",
+    "arguments",
+    "config",
+    "context",
+    "frameworks",
+    "hooks",
+    "mounts",
+    "request_context",
+    "responses",
+):
+    globals().pop(_module, None)
+del _module
 
 __all__ = [
     "Context",
