@@ -25,7 +25,7 @@ from tiffin import context
 from tiffin.error_guard import ErrorGuardMiddleware
 from tiffin.exceptions import StartupError
 from tiffin.frameworks import bind_class_routes
-from tiffin.infra import PROBES
+from tiffin.infra import probe_paths
 from tiffin.lifespan import ServiceLifespan, ShutdownError, Step
 from tiffin.metrics import MetricsMiddleware, ServiceMetrics
 from tiffin.request_context import Context
@@ -59,7 +59,11 @@ class ServiceRuntime:
         self.preset_instance: Any = None  # to_asgi(init=True): __init__ already ran
         self.deployment_hooks_pending = True  # @on_deployment hooks run before __init__
         self.metrics = (
-            ServiceMetrics(config.name, config.metrics.namespace)
+            ServiceMetrics(
+                config.name,
+                config.metrics.namespace,
+                config.metrics.duration.histogram_buckets(),
+            )
             if config.metrics.enabled
             else None
         )
@@ -149,7 +153,7 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
     if config.traffic.max_body_size is not None:
         app = BodySizeLimitMiddleware(app, config.traffic.max_body_size)
     if config.traffic.max_concurrency is not None:
-        exempt = frozenset(config.path_prefix + probe for probe in PROBES)
+        exempt = frozenset(probe_paths(config))
         app = ConcurrencyLimitMiddleware(app, config.traffic.max_concurrency, exempt)
     app = TimeoutMiddleware(app, config.traffic.timeout)
     if runtime.metrics is not None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiffin.infra import probe_paths
 from tiffin.service import Service
-
-PROBES = ("/livez", "/healthz", "/readyz", "/metrics")
 
 
 def startup_banner(
@@ -24,7 +23,7 @@ def startup_banner(
         named = f" ({mount.name})" if mount.name != mount.path else ""
         lines.append(f"  mount  {path:<12} {mount.framework}{named}")
         lines.extend(f"           {route}" for route in _mounted_routes(mount.app, path))
-    lines.append(f"  infra  {' '.join(prefix + probe for probe in PROBES)}")
+    lines.append(f"  infra  {' '.join(probe_paths(service.config))}")
     lines.append(f"  docs   {base}{prefix}/docs")
     return "\n".join(lines)
 
