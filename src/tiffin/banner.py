@@ -25,7 +25,20 @@ def startup_banner(
         lines.extend(f"           {route}" for route in _mounted_routes(mount.app, path))
     lines.append(f"  infra  {' '.join(probe_paths(service.config))}")
     lines.append(f"  docs   {base}{prefix}/docs")
+    if service.config.http.cors.enabled:
+        origins = service.config.http.cors.middleware_options().get("allow_origins", [])
+        lines.append(f"  cors   allow_origins {', '.join(origins) or '(none)'}")
+    recorded = service.config.recorded()
+    if recorded:
+        # Build and cloud keys: kept (Service.config, Service.image...), no effect here.
+        lines.append("  recorded, no effect in tiffin (build/cloud):")
+        lines.extend(f"           {key} = {_short(value)}" for key, value in recorded.items())
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _mounted_routes(app: Any, path: str) -> list[str]:

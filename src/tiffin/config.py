@@ -308,10 +308,6 @@ RUNTIME_KEYS = {
     "workers": "tiffin serve's worker processes",
     "threads": "the thread pool of sync APIs",
     "resources.cpu": "default worker count",
-    "ssl": "tiffin serve over TLS",
-    "http.host": "tiffin serve's default --host",
-    "http.port": "tiffin serve's default --port",
-    "backlog": "tiffin serve's listen backlog",
 }
 
 
@@ -378,7 +374,7 @@ class ServiceConfig(_Strict):
             if key in ("name", "path_prefix"):
                 continue
             if key == "image" and self.image is not None:
-                value = repr(self.image)
+                value = str(self.image)
             for path, leaf in _flatten(key, value):
                 if not any(path == k or path.startswith(k + ".") for k in RUNTIME_KEYS):
                     found[path] = leaf

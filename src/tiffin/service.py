@@ -93,8 +93,16 @@ class Service(Generic[T]):
 
     def run_deployment_hooks(self) -> None:
         """Run the ``@on_deployment`` hooks, once before any worker starts (as BentoML)."""
+        from tiffin.exceptions import StartupError
+
         for hook in self.deployment_hooks:
-            hook()
+            try:
+                hook()
+            except Exception as exc:
+                raise StartupError(
+                    f"service {self.name!r} failed to deploy: on_deployment hook "
+                    f"{getattr(hook, '__name__', hook)!r} raised {type(exc).__name__}: {exc}"
+                ) from exc
 
     # --- end sdk-a ---
 
