@@ -56,7 +56,7 @@ async def test_starlette_routes_sharing_a_method_name_both_get_self() -> None:
 
         app.add_route("/a", handler)
 
-        async def handler(self, request: Request) -> PlainTextResponse:  # type: ignore[no-redef]  # noqa: F811
+        async def handler(self, request: Request) -> PlainTextResponse:  # type: ignore[no-redef]
             return PlainTextResponse(f"b {self.label}")
 
         app.add_route("/b", handler)
