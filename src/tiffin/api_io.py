@@ -123,6 +123,13 @@ def file_input(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def is_file_output(annotation: Any) -> bool:
+    """``-> Path`` or ``-> Annotated[Path, ContentType(...)]``."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation in FILE_TYPES
+
+
 def content_type_of(annotation: Any) -> str | None:
     """The ``ContentType`` in ``Annotated[..., ContentType(...)]``, if any."""
     if typing.get_origin(annotation) is Annotated:
