@@ -248,6 +248,10 @@ async def handle_api(
                 kwargs[spec.context_param] = runtime.context
             try:
                 result = await _call(spec, runtime, scope, args, kwargs)
+                if spec.is_stream and spec.context_param is not None:
+                    # As BentoML: the stream runs to its first chunk before the response
+                    # starts, so what it sets on ctx.response before that is sent.
+                    result = await _first_chunk_ahead(result, runtime, scope)
             except BentoMLException as exc:
                 await _user_error(spec, exc)(scope, receive, send)
                 return
@@ -296,6 +300,32 @@ async def _call(
     if spec.is_async:
         return await spec.func(runtime.instance, *args, **kwargs)
     return await runtime.run_in_thread(scope, spec.func, runtime.instance, *args, **kwargs)
+
+
+async def _first_chunk_ahead(stream: Any, runtime: APIRuntime, scope: Scope) -> Any:
+    """``stream`` with its first chunk already produced (run in a thread for a sync one)."""
+    if inspect.isasyncgen(stream):
+        try:
+            first = await stream.__anext__()
+        except StopAsyncIteration:
+            return stream
+
+        async def resumed() -> AsyncIterator[Any]:
+            yield first
+            async for chunk in stream:
+                yield chunk
+
+        return resumed()
+    done = object()
+    first_sync = await runtime.run_in_thread(scope, next, stream, done)
+    if first_sync is done:
+        return stream
+
+    def resumed_sync() -> Iterator[Any]:
+        yield first_sync
+        yield from stream
+
+    return resumed_sync()
 
 
 def _invalid_input(spec: APISpec, exc: pydantic.ValidationError) -> Response:

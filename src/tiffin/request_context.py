@@ -28,8 +28,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 
-_request: contextvars.ContextVar[Request] = contextvars.ContextVar("tiffin_request")
-_response: contextvars.ContextVar[ResponseContext] = contextvars.ContextVar("tiffin_response")
+_call: contextvars.ContextVar[RequestScope] = contextvars.ContextVar("tiffin_api_call")
 
 CONTEXT_NAMES = ("ctx", "context")
 
@@ -112,42 +111,36 @@ class Context:
 
     @property
     def request(self) -> Request:
-        try:
-            return _request.get()
-        except LookupError:
-            raise RuntimeError(
-                "ctx.request is only available while an @api method serves a request"
-            ) from None
+        return _current_call("request").request
 
     @property
     def response(self) -> ResponseContext:
-        try:
-            return _response.get()
-        except LookupError:
-            raise RuntimeError(
-                "ctx.response is only available while an @api method serves a request"
-            ) from None
+        return _current_call("response").response
 
     @property
     def temp_dir(self) -> str:
         """A directory of this request's own, removed once the response is sent."""
-        self.request  # noqa: B018 - fails clearly outside a request
-        return current_temp_dir()
+        return _current_call("temp_dir").temp_dir()
 
     def __repr__(self) -> str:
         return f"<tiffin.Context state={sorted(self.state)}>"
 
 
+def _current_call(attribute: str) -> RequestScope:
+    call = _call.get(None)
+    if call is None:
+        raise RuntimeError(
+            f"ctx.{attribute} is only available while an @api method serves a request"
+        )
+    return call
+
+
 def current_temp_dir() -> str:
-    """The temporary directory of the request being served (made on first use)."""
-    request = _request.get(None)
-    if request is None:  # validation outside a request (a test building the model itself)
+    """The temporary directory of the API call being served (made on first use)."""
+    call = _call.get(None)
+    if call is None:  # validation outside a request (a test building the model itself)
         return tempfile.gettempdir()
-    directory = getattr(request.state, "tiffin_temp_dir", None)
-    if directory is None:
-        directory = tempfile.mkdtemp(prefix="tiffin-request-")
-        request.state.tiffin_temp_dir = directory
-    return str(directory)
+    return call.temp_dir()
 
 
 class RequestScope:
@@ -156,21 +149,25 @@ class RequestScope:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.response = ResponseContext()
-        self._tokens: tuple[Any, Any] | None = None
+        self._temp_dir: str | None = None
+        self._token: contextvars.Token[RequestScope] | None = None
+
+    def temp_dir(self) -> str:
+        if self._temp_dir is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="tiffin-request-")
+        return self._temp_dir
 
     def __enter__(self) -> ResponseContext:
-        self._tokens = (_request.set(self.request), _response.set(self.response))
+        self._token = _call.set(self)
         return self.response
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._tokens is not None
-        _request.reset(self._tokens[0])
-        _response.reset(self._tokens[1])
+        assert self._token is not None
+        _call.reset(self._token)
 
     def cleanup(self) -> None:
-        directory = getattr(self.request.state, "tiffin_temp_dir", None)
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
 
 
 def is_context_parameter(name: str, annotation: Any) -> bool:
