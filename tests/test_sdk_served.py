@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.serving import serving
 
@@ -54,3 +55,54 @@ def test_a_malformed_arg_is_refused_before_serving() -> None:
     )
     assert result.returncode == 2
     assert "--arg 'oops': write it as KEY=VALUE" in result.stderr
+
+
+def test_ssl_config_serves_over_tls(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import time
+
+    from tests.serving import REPO, free_port, tiffin_command
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    port = free_port()
+    env = {**os.environ, "TIFFIN_TEST_CERT_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        tiffin_command("serve", "tests.services.tls:Tls", "--port", str(port)),
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                response = httpx.post(f"https://127.0.0.1:{port}/ping", verify=False, timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "not serving over TLS in 20 s"
+                time.sleep(0.1)
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(f"http://127.0.0.1:{port}/ping", timeout=2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    assert response.text == "pong"
+    assert f"on https://127.0.0.1:{port}" in output
+
+
+def test_ssl_enabled_without_a_certfile_is_refused() -> None:
+    import tiffin
+    from tiffin.exceptions import BentoMLConfigException
+    from tiffin.serving import ssl_options
+
+    @tiffin.service(ssl={"enabled": True})
+    class NoCert:
+        pass
+
+    with pytest.raises(BentoMLConfigException, match="'NoCert': ssl is enabled but names no"):
+        ssl_options(NoCert)

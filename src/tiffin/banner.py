@@ -9,11 +9,17 @@ from tiffin.service import Service
 
 
 def startup_banner(
-    service: Service[Any], *, target: str, host: str, port: int, workers: int
+    service: Service[Any],
+    *,
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    scheme: str = "http",
 ) -> str:
     """A few aligned lines: the service, its APIs, each mount with its framework, the docs URL."""
     prefix = service.config.path_prefix
-    base = f"http://{_url_host(host)}:{port}"
+    base = f"{scheme}://{_url_host(host)}:{port}"
     plural = "worker" if workers == 1 else "workers"
     lines = [f"tiffin: serving {service.name} ({target}) on {base} with {workers} {plural}"]
     for spec in service.apis.values():

@@ -308,6 +308,7 @@ RUNTIME_KEYS = {
     "workers": "tiffin serve's worker processes",
     "threads": "the thread pool of sync APIs",
     "resources.cpu": "default worker count",
+    "ssl": "tiffin serve over TLS when a certfile is named",
 }
 
 

@@ -164,9 +164,15 @@ def serve(options: ServeOptions) -> int:
             f"--reload serves with one worker, but {workers} workers were asked for; "
             "drop --workers (or --reload)"
         )
+    tls = ssl_options(service)
     if options.log_level in ("debug", "info"):
         banner = startup_banner(
-            service, target=options.target, host=options.host, port=options.port, workers=workers
+            service,
+            target=options.target,
+            host=options.host,
+            port=options.port,
+            workers=workers,
+            scheme="https" if tls else "http",
         )
         print(banner, file=sys.stderr, flush=True)
     # @on_deployment: once, before any worker starts (BentoML runs them in its arbiter).
@@ -183,6 +189,7 @@ def serve(options: ServeOptions) -> int:
             extra_skip=tuple(moved_probes(service.config)),
         ),
         "access_log": service.config.logging.access.enabled,
+        **tls,
         "timeout_graceful_shutdown": options.graceful_timeout,
     }
     if workers == 1 and not options.reload:
@@ -202,6 +209,29 @@ def serve(options: ServeOptions) -> int:
             **common,
         )
         return _run_supervised(config)
+
+
+def ssl_options(service: Service[Any]) -> dict[str, Any]:
+    """uvicorn's TLS options from the service's ``ssl`` config: TLS when a certfile is named,
+    as ``bentoml serve`` does."""
+    ssl = service.config.ssl
+    if ssl.certfile is None:
+        if ssl.enabled:
+            raise BentoMLConfigException(
+                f"service {service.name!r}: ssl is enabled but names no certfile; "
+                'set ssl={"certfile": ..., "keyfile": ...}'
+            )
+        return {}
+    options = {
+        "ssl_certfile": ssl.certfile,
+        "ssl_keyfile": ssl.keyfile,
+        "ssl_keyfile_password": ssl.keyfile_password,
+        "ssl_ca_certs": ssl.ca_certs,
+        "ssl_version": ssl.version,
+        "ssl_cert_reqs": ssl.cert_reqs,
+        "ssl_ciphers": ssl.ciphers,
+    }
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def log_config(
