@@ -3,6 +3,7 @@ Service.config and Service.path_prefix."""
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 import tiffin
 from tests.conftest import running_client
-from tiffin.arguments import ARGUMENTS_ENV, parse_argument, set_arguments
+from tiffin.arguments import ARGUMENTS_ENV, current_arguments, parse_argument, set_arguments
 from tiffin.exceptions import InvalidArgument, StartupError
 
 
@@ -143,3 +144,36 @@ def test_service_applied_twice_is_refused() -> None:
 
     with pytest.raises(BentoMLConfigException, match="applied twice"):
         tiffin.service(Once)  # type: ignore[call-overload]
+
+
+def test_with_arguments_runs_the_module_again_with_them(arguments: None) -> None:
+    from tests.services import sdk_features
+    from tiffin.arguments import with_arguments
+
+    fresh = with_arguments(sdk_features.SdkFeatures, {"model_name": "tiny"})
+    assert fresh is not sdk_features.SdkFeatures
+    assert fresh.name == "SdkFeatures"
+    assert sys.modules["tests.services.sdk_features"] is sdk_features  # left as it was
+    assert sdk_features.args.model_name == "small"
+    assert current_arguments() == {}  # the override did not leak
+
+
+async def test_with_arguments_serves_the_value(arguments: None) -> None:
+    from tests.services import sdk_features
+    from tiffin.arguments import with_arguments
+
+    fresh = with_arguments(sdk_features.SdkFeatures, {"model_name": "tiny"})
+    async with running_client(fresh) as client:
+        assert (await client.post("/model")).text == "tiny"
+
+
+def test_with_arguments_needs_a_module_level_service() -> None:
+    from tiffin.arguments import with_arguments
+    from tiffin.exceptions import BentoMLConfigException
+
+    @tiffin.service
+    class Local:
+        pass
+
+    with pytest.raises(BentoMLConfigException, match="top level of an importable module"):
+        with_arguments(Local, {})

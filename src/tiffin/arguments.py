@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import types
 from typing import Any, TypeVar, overload
 
@@ -62,3 +63,40 @@ def use_arguments(model: type[_Model] | None = None) -> _Model | types.SimpleNam
         raise InvalidArgument(
             f"Argument error. Please provide correct arguments via --arg option: {exc}"
         ) from exc
+
+
+def with_arguments(service: Any, arguments: dict[str, Any]) -> Any:
+    """``service`` as its module defines it when imported with ``arguments`` (for a harness).
+
+    ``use_arguments()`` runs when the module is imported, so the module is run
+    again, as a fresh module object (``sys.modules`` is left as it is), with the
+    arguments set; the service of the same name is taken from it.
+    """
+    import importlib.util
+
+    from tiffin.exceptions import BentoMLConfigException
+
+    module_name = service.inner.__module__
+    attribute = next(
+        (
+            name
+            for name, value in vars(sys.modules.get(module_name, object())).items()
+            if value is service
+        ),
+        None,
+    )
+    spec = importlib.util.find_spec(module_name)
+    if attribute is None or spec is None or spec.loader is None:
+        raise BentoMLConfigException(
+            f"service {service.name!r}: arguments= needs a service defined at the top level of "
+            f"an importable module (it is run again with the arguments); {module_name!r} "
+            f"holds no such name"
+        )
+    global _override
+    previous, _override = _override, dict(arguments)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        _override = previous
+    return getattr(module, attribute)
