@@ -169,6 +169,17 @@ def test_a_value_of_the_wrong_type_names_the_service_and_the_key(
     assert key in str(info.value)
 
 
+def test_cors_enabled_without_origins_is_refused_at_definition() -> None:
+    with pytest.raises(BentoMLConfigException) as info:
+
+        @tiffin.service(http={"cors": {"enabled": True}})
+        class NoOrigin:
+            pass
+
+    assert "'NoOrigin'" in str(info.value)
+    assert "access_control_allow_origins" in str(info.value)
+
+
 def test_an_unknown_argument_is_still_refused() -> None:
     with pytest.raises(BentoMLConfigException) as info:
 

@@ -26,6 +26,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    model_validator,
 )
 
 from tiffin.exceptions import BentoMLConfigException
@@ -137,6 +138,18 @@ class CORS(_Strict):
     access_control_allow_origin_regex: str | None = None
     access_control_max_age: int | None = None
     access_control_expose_headers: StrOrList | None = None
+
+    @model_validator(mode="after")
+    def _origins_when_enabled(self) -> CORS:
+        # BentoML asserts the same when it builds the app; here it fails at definition.
+        if self.enabled and not (
+            self.access_control_allow_origins or self.access_control_allow_origin_regex
+        ):
+            raise ValueError(
+                "cors is enabled but allows no origin: set access_control_allow_origins "
+                "(or access_control_allow_origin_regex)"
+            )
+        return self
 
     def middleware_options(self) -> dict[str, Any]:
         """The keyword arguments of Starlette's ``CORSMiddleware``, as BentoML maps them."""
