@@ -23,6 +23,7 @@ for _module in (
     "api_io",
     "arguments",
     "config",
+    "config_groups",
     "context",
     "frameworks",
     "hooks",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import io
 import logging
-import pathlib
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,14 +22,14 @@ import pydantic_core
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from tiffin.api_io import (
     FORM_TYPES,
     content_type_of,
+    encode_output,
     file_input,
-    file_response,
     form_input,
     list_file_fields,
     media_type_of,
@@ -370,45 +369,3 @@ def _user_error(spec: APISpec, exc: BentoMLException) -> Response:
         return json_error(status, exc.message or str(exc) or type(exc).__name__)
     logger.error("API %r raised %s", spec.name, type(exc).__name__, exc_info=exc)
     return json_error(status, GENERIC_ERROR)
-
-
-def encode_output(result: Any, content_type: str | None = None) -> Response:
-    """str -> text/plain; Response passes through; generators stream; a Path is sent as the
-    file; anything else -> JSON. ``content_type`` (a ``ContentType`` on the return
-    annotation) types str, bytes and files."""
-    if isinstance(result, Response):
-        return result
-    if isinstance(result, pathlib.PurePath):
-        return file_response(result, content_type)
-    if isinstance(result, str):
-        if content_type is not None:
-            return Response(result, media_type=content_type)
-        return PlainTextResponse(result)
-    if isinstance(result, bytes):
-        return Response(result, media_type=content_type or "application/octet-stream")
-    if inspect.isasyncgen(result):
-        return StreamingResponse(_chunks_async(result), media_type="text/plain; charset=utf-8")
-    if inspect.isgenerator(result):
-        return StreamingResponse(_chunks(result), media_type="text/plain; charset=utf-8")
-    # NaN and infinity are not JSON: null, as pydantic models serialise them.
-    return Response(
-        pydantic_core.to_json(result, inf_nan_mode="null"), media_type="application/json"
-    )
-
-
-def _encode_chunk(chunk: Any) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode()
-    return pydantic_core.to_json(chunk, inf_nan_mode="null") + b"\n"
-
-
-async def _chunks_async(source: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    async for chunk in source:
-        yield _encode_chunk(chunk)
-
-
-def _chunks(source: Iterator[Any]) -> Iterator[bytes]:
-    for chunk in source:
-        yield _encode_chunk(chunk)

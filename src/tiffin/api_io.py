@@ -1,4 +1,4 @@
-"""How an ``@api`` reads its input and writes files, as BentoML's IO types do (1.4.40).
+"""How an ``@api`` reads its input and encodes its output, as BentoML's IO types do (1.4.40).
 
 - Named parameters: a JSON object keyed by parameter names, or, when a parameter
   is a file (``pathlib.Path``, ``Annotated[Path, ContentType(...)]``, a list of
@@ -11,11 +11,14 @@
   as a server path (BentoML passes it through; that reads any file the client names).
 - A ``Path`` returned is sent as the file, its content type guessed from its name,
   else the ``ContentType`` of the return annotation, else ``application/octet-stream``.
+- Other output: ``str`` -> text/plain; a Starlette ``Response`` passes through;
+  generators stream chunk by chunk; anything else -> JSON.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import json
 import mimetypes
 import os
@@ -23,14 +26,16 @@ import pathlib
 import tempfile
 import types
 import typing
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
+import pydantic_core
 from pydantic import GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 
 from tiffin.request_context import current_temp_dir
 from tiffin.validators import ContentType
@@ -183,3 +188,45 @@ def file_response(path: pathlib.PurePath, declared: str | None) -> FileResponse:
     return FileResponse(
         path, filename=path.name, media_type=media_type, content_disposition_type=disposition
     )
+
+
+def encode_output(result: Any, content_type: str | None = None) -> Response:
+    """str -> text/plain; Response passes through; generators stream; a Path is sent as the
+    file; anything else -> JSON. ``content_type`` (a ``ContentType`` on the return
+    annotation) types str, bytes and files."""
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, pathlib.PurePath):
+        return file_response(result, content_type)
+    if isinstance(result, str):
+        if content_type is not None:
+            return Response(result, media_type=content_type)
+        return PlainTextResponse(result)
+    if isinstance(result, bytes):
+        return Response(result, media_type=content_type or "application/octet-stream")
+    if inspect.isasyncgen(result):
+        return StreamingResponse(_chunks_async(result), media_type="text/plain; charset=utf-8")
+    if inspect.isgenerator(result):
+        return StreamingResponse(_chunks(result), media_type="text/plain; charset=utf-8")
+    # NaN and infinity are not JSON: null, as pydantic models serialise them.
+    return Response(
+        pydantic_core.to_json(result, inf_nan_mode="null"), media_type="application/json"
+    )
+
+
+def _encode_chunk(chunk: Any) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode()
+    return pydantic_core.to_json(chunk, inf_nan_mode="null") + b"\n"
+
+
+async def _chunks_async(source: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    async for chunk in source:
+        yield _encode_chunk(chunk)
+
+
+def _chunks(source: Iterator[Any]) -> Iterator[bytes]:
+    for chunk in source:
+        yield _encode_chunk(chunk)

@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
 from tiffin.config import (
-    GROUPS,
-    SCALARS,
-    Traffic,
     build_config,
     normalize_prefix,
     parse_group,
 )
+from tiffin.config_groups import GROUPS, SCALARS, Traffic
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
 from tiffin.hooks import HOOK_MARK

@@ -33,7 +33,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tiffin.arguments import ARGUMENTS_ENV
-from tiffin.config import AccessLogging
+from tiffin.config_groups import AccessLogging
 from tiffin.exceptions import BentoMLConfigException, ImportServiceError
 from tiffin.infra import moved_probes
 from tiffin.service import Service
