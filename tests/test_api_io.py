@@ -228,3 +228,40 @@ async def test_validation_errors_start_as_bentomls(body: bytes, count: int) -> N
     assert error.partition(": ")[0].endswith("_Validated_add_Input")
     assert "validation error for" in response.text  # what clients of BentoML services match
     assert isinstance(response.json()["detail"], list)
+
+
+async def test_a_middleware_matching_bentomls_text_turns_the_400_into_a_422() -> None:
+    """The scenario of the issue: a service's middleware rewrites BentoML's validation 400."""
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    class ValidationTo422:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            messages: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                messages.append(message)
+
+            await self.app(scope, receive, hold)
+            start, *bodies = messages
+            body = b"".join(message.get("body", b"") for message in bodies)
+            if start["status"] == 400 and b"validation error for" in body:
+                start = {**start, "status": 422}
+            await send(start)
+            for message in bodies:
+                await send(message)
+
+    @tiffin.service
+    class Rewritten:
+        @tiffin.api
+        def add(self, a: int, b: int) -> int:
+            return a + b
+
+    Rewritten.add_asgi_middleware(ValidationTo422)
+    async with running_client(Rewritten) as client:
+        invalid = await client.post("/add", json={"a": 1})
+        valid = await client.post("/add", json={"a": 1, "b": 2})
+    assert invalid.status_code == 422
+    assert valid.json() == 3
