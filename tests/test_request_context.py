@@ -129,3 +129,20 @@ def test_a_parameter_named_ctx_with_another_type_is_an_input() -> None:
     spec = Plain.f.__tiffin_api__  # type: ignore[attr-defined]
     assert spec.context_param is None
     assert list(spec.input_model.model_fields) == ["ctx"]
+
+
+async def test_background_tasks_run_after_the_response() -> None:
+    events: list[str] = []
+
+    @tiffin.service
+    class Background:
+        @tiffin.api
+        async def work(self, ctx: tiffin.Context) -> str:
+            ctx.response.background.add_task(events.append, "after")
+            events.append("during")
+            return "ok"
+
+    async with running_client(Background) as client:
+        response = await client.post("/work")
+    assert response.text == "ok"
+    assert events == ["during", "after"]
