@@ -340,6 +340,19 @@ async def test_endpoints_serve_the_probes_at_the_configured_paths() -> None:
     assert standard.status_code == 200  # BentoML keeps /livez /healthz /readyz too
 
 
+def test_an_api_at_a_moved_probe_path_is_refused() -> None:
+    with pytest.raises(BentoMLConfigException) as info:
+
+        @tiffin.service(path_prefix="/v1", endpoints={"readyz": "/v1/health"})
+        class Clash:
+            @tiffin.api
+            def health(self) -> str:
+                return "mine"
+
+    assert "'Clash'" in str(info.value)
+    assert "'/v1/health'" in str(info.value)
+
+
 async def test_moved_probes_are_whole_paths_and_never_throttled() -> None:
     import asyncio
 

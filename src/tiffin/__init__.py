@@ -27,6 +27,7 @@ for _module in (
     "context",
     "frameworks",
     "hooks",
+    "infra_paths",
     "mounts",
     "request_context",
     "responses",

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from tiffin.docs_page import docs_page
+from tiffin.infra_paths import DOCS, DOCS_JSON, HEALTHZ, LIVEZ, METRICS, PROBES, READYZ
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -18,10 +19,6 @@ if TYPE_CHECKING:
     from tiffin.config import ServiceConfig
 
     Handler = Callable[[ServiceRuntime], Awaitable[Response]]
-
-# The probe paths, below the service's path_prefix: spelled here only.
-LIVEZ, HEALTHZ, READYZ, METRICS = "/livez", "/healthz", "/readyz", "/metrics"
-PROBES = (LIVEZ, HEALTHZ, READYZ, METRICS)
 
 
 async def _check(instance: Any, method_name: str) -> bool:
@@ -65,7 +62,7 @@ async def index(runtime: ServiceRuntime) -> Response:
     handlers = infra_handlers(runtime.config, is_main=True)
     links = "".join(
         f'<li><a href="{html.escape(prefix + path)}">{html.escape(prefix + path)}</a></li>'
-        for path in ("/docs", "/docs.json", *PROBES)
+        for path in (DOCS, DOCS_JSON, *PROBES)
         if path in handlers
     )
     title = html.escape(runtime.service.name)
@@ -80,8 +77,8 @@ INFRA_HANDLERS: dict[str, Handler] = {
     HEALTHZ: livez,
     READYZ: readyz,
     METRICS: metrics,
-    "/docs.json": docs_json,
-    "/docs": docs,
+    DOCS_JSON: docs_json,
+    DOCS: docs,
 }
 DOCS_ASSETS = "/docs/"
 
@@ -96,7 +93,7 @@ def infra_handlers(config: ServiceConfig, *, is_main: bool) -> dict[str, Handler
     if not config.metrics.enabled:
         del handlers[METRICS]
     if not is_main:
-        del handlers["/docs.json"], handlers["/docs"]
+        del handlers[DOCS_JSON], handlers[DOCS]
     return handlers
 
 

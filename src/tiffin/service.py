@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
 from tiffin.config import (
+    ServiceConfig,
     build_config,
     normalize_prefix,
     parse_group,
@@ -20,6 +21,7 @@ from tiffin.config_groups import GROUPS, SCALARS, Traffic
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
 from tiffin.hooks import HOOK_MARK
+from tiffin.infra_paths import INFRA_ROUTES
 from tiffin.mounts import PENDING_MOUNTS, Mount, add_mount, make_mount
 
 if TYPE_CHECKING:
@@ -28,8 +30,6 @@ if TYPE_CHECKING:
     from tiffin.app import ComposedApp
 
 T = TypeVar("T")
-
-INFRA_ROUTES = ("/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/docs")
 
 
 class Service(Generic[T]):
@@ -52,6 +52,7 @@ class Service(Generic[T]):
         self.deployment_hooks = _collect_deployment_hooks(inner)
         # --- end sdk-a ---
         self.apis = _collect_apis(inner, service_name)
+        _check_moved_probes(self.config, self.apis)  # sdk-a
         self.startup_hooks = _collect_hooks(inner, "startup")
         self.shutdown_hooks = _collect_hooks(inner, "shutdown")
         self.middlewares: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
@@ -174,6 +175,20 @@ class Service(Generic[T]):
 
 def _callable_name(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or repr(obj)
+
+
+def _check_moved_probes(config: ServiceConfig, apis: dict[str, APISpec]) -> None:
+    """An API at a path ``endpoints`` gives a probe would never be reached: refused."""
+    probes = {
+        "/" + path.strip("/") for path in (config.endpoints.livez, config.endpoints.readyz) if path
+    }
+    for route, spec in apis.items():
+        if config.path_prefix + route in probes:
+            raise BentoMLConfigException(
+                f"service {config.name!r}: API {spec.name!r} uses route "
+                f"{config.path_prefix + route!r}, which endpoints= gives a probe; choose another "
+                "route= or another endpoints path"
+            )
 
 
 def _collect_deployment_hooks(inner: type) -> list[Callable[[], Any]]:
