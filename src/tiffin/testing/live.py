@@ -164,7 +164,7 @@ class LiveServer:
                 raise StartupError(f"the live server failed to start: {cause}")
             if time.monotonic() > deadline:
                 raise DeadlineExceeded(self._abandon_startup())
-            time.sleep(0.002)
+            self.server.ready.wait(0.02)
         return self.url
 
     def _abandon_startup(self) -> str:

@@ -6,6 +6,8 @@ Fixtures:
   for the service an overridden ``tiffin_service`` fixture returns.
 - ``tiffin_sync_client``: the same for ``def`` tests, an ``httpx.Client``.
 - ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
+  ``--tiffin-live-scope=module|session`` (ini key, marker ``live_scope=``) shares one live
+  server per service and options (``tiffin.testing.shared_live``).
 - ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
   ``bentoml serve`` of a BentoML service (one per session).
 
