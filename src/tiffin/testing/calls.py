@@ -41,6 +41,17 @@ def api_routes(service: Any) -> dict[str, str]:
     return {}
 
 
+def instance_of(app: Any) -> Any:
+    """The running instance of the service ``app`` (a composed tiffin app) serves."""
+    runtime = getattr(app, "runtime", None)
+    if runtime is None:
+        raise AttributeError(
+            "tiffin: client.service is the running instance of a tiffin service; "
+            f"this client talks to {app!r}, which does not say"
+        )
+    return runtime.instance
+
+
 class _Calls:
     """What both clients share: the route table, the instance, decoding."""
 

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from tiffin.service import Service
-from tiffin.testing.calls import TiffinAsyncClient, TiffinClient, api_routes
+from tiffin.testing.calls import TiffinAsyncClient, TiffinClient, api_routes, instance_of
 from tiffin.testing.live import LiveServer
 from tiffin.testing.live_session import LiveSession
 from tiffin.testing.loops import (
@@ -197,7 +197,7 @@ class ServiceClient:
                 base_url=self.base_url or "http://testserver",
                 service_name=getattr(self.service, "name", repr(self.service)),
                 routes=api_routes(self.service),
-                instance=lambda: app.runtime.instance,
+                instance=lambda: instance_of(app),
             )
             self._client = await client.__aenter__()
         except BaseException:
@@ -223,9 +223,6 @@ class ServiceClient:
                 client, self._client = self._client, None
                 await client.__aexit__(None, None, None)
             await self._stop_in_process()
-            if self.live is not None:
-                live, self.live = self.live, None
-                await asyncio.to_thread(live.stop)
         finally:
             self.overrides.restore()
 

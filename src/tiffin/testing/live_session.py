@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from tiffin.testing.calls import TiffinAsyncClient, TiffinClient, api_routes
+from tiffin.testing.calls import TiffinAsyncClient, TiffinClient, api_routes, instance_of
 from tiffin.testing.live import LiveServer
 from tiffin.testing.live_transport import LiveAsyncTransport, LiveSyncTransport
 
@@ -56,7 +56,7 @@ class LiveSession:
         return {
             "service_name": getattr(service, "name", repr(service)),
             "routes": api_routes(service),
-            "instance": lambda: _instance(live),
+            "instance": lambda: instance_of(live.app),
             "base_url": base_url or live.url,
             "timeout": self.harness.settings.request_timeout,
         }
@@ -89,13 +89,3 @@ class LiveSession:
             raise_server_exceptions=self._raise(raise_server_exceptions),
         )
         return TiffinClient(transport=transport, **self._options(base_url))
-
-
-def _instance(live: LiveServer) -> Any:
-    runtime = getattr(live.app, "runtime", None)
-    if runtime is None:
-        raise AttributeError(
-            "tiffin: client.service is the running instance of a tiffin service; "
-            "this client talks to another kind of app"
-        )
-    return runtime.instance

@@ -44,9 +44,7 @@ def _stream_message(what: str, response: httpx.Response, seconds: float) -> str:
     return streaming_hint(what, response.status_code, content_type, seconds)
 
 
-def _hang_message(
-    live: LiveServer, request: httpx.Request, seconds: float, where: str | None
-) -> str:
+def _hang_message(request: httpx.Request, seconds: float, where: str | None) -> str:
     what = f"the request {request.method} {request.url.path}"
     place = where or "the live server (its handler had already returned)"
     return f"tiffin: {what} did not finish within {seconds:g}s; it hung in {place}. {REQUEST_HINT}"
@@ -82,9 +80,7 @@ class LiveAsyncTransport(httpx.AsyncBaseTransport):
             response = await self.inner.handle_async_request(request)
         except httpx.TimeoutException:
             where = await anyio.to_thread.run_sync(self.live.give_up, method, path)
-            raise DeadlineExceeded(
-                _hang_message(self.live, request, self.request_timeout, where)
-            ) from None
+            raise DeadlineExceeded(_hang_message(request, self.request_timeout, where)) from None
         if self.raise_server_exceptions and response.status_code >= 500:
             raised = await anyio.to_thread.run_sync(self.live.server_exception, method, path)
             if raised is not None:
@@ -134,9 +130,7 @@ class _AsyncBody(httpx.AsyncByteStream):
                 where = await anyio.to_thread.run_sync(
                     self.transport.live.give_up, self.request.method, self.request.url.path
                 )
-                raise DeadlineExceeded(
-                    _hang_message(self.transport.live, self.request, timeout, where)
-                ) from None
+                raise DeadlineExceeded(_hang_message(self.request, timeout, where)) from None
             yield chunk
 
     async def aclose(self) -> None:
@@ -167,9 +161,7 @@ class LiveSyncTransport(httpx.BaseTransport):
             response = self.inner.handle_request(request)
         except httpx.TimeoutException:
             where = self.live.give_up(method, path)
-            raise DeadlineExceeded(
-                _hang_message(self.live, request, self.request_timeout, where)
-            ) from None
+            raise DeadlineExceeded(_hang_message(request, self.request_timeout, where)) from None
         if self.raise_server_exceptions and response.status_code >= 500:
             raised = self.live.server_exception(method, path)
             if raised is not None:
@@ -208,9 +200,7 @@ class _SyncBody(httpx.SyncByteStream):
                     raise DeadlineExceeded(_stream_message(what, self.response, timeout))
         except httpx.TimeoutException:
             where = self.transport.live.give_up(self.request.method, self.request.url.path)
-            raise DeadlineExceeded(
-                _hang_message(self.transport.live, self.request, timeout, where)
-            ) from None
+            raise DeadlineExceeded(_hang_message(self.request, timeout, where)) from None
 
     def close(self) -> None:
         self.inner.close()
