@@ -37,8 +37,9 @@ GRACEFUL_SHUTDOWN = 1.0
 class _Watch:
     """Passes every scope through, recording a failed startup and the requests in flight."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, composed: Any) -> None:
         self.app = app
+        self.composed = composed
         self.failure: str | None = None
         self.lifespan_task: asyncio.Task[Any] | None = None
         self.abandoned = False
@@ -92,7 +93,7 @@ class _Watch:
     def abandon_startup(self) -> str:
         """Where the startup hangs; then every task of the server is cancelled, so it stops."""
         task = self.lifespan_task
-        step = getattr(self.app, "current_step", None)  # a tiffin app says which step runs
+        step = getattr(self.composed, "current_step", None)  # a tiffin app says which step
         where = describe_step(step, task) if task is not None else "uvicorn, before the lifespan"
         self.abandoned = True
         current = asyncio.current_task()
@@ -113,13 +114,23 @@ class _Watch:
 
 
 class LiveServer:
-    """``with LiveServer(app) as url:`` serves ``app`` on ``127.0.0.1:<free port>``."""
+    """``with LiveServer(app) as url:`` serves ``app`` on ``127.0.0.1:<free port>``.
+
+    ``composed`` is the service's ``ComposedApp`` when ``app`` wraps it (its running
+    instance and the startup step that hangs are read from it); default: ``app``.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: float = 10.0
+        self,
+        app: ASGIApp,
+        *,
+        startup_timeout: float = 10.0,
+        shutdown_timeout: float = 10.0,
+        composed: Any = None,
     ) -> None:
         self.app = app
-        self.watch = _Watch(app)
+        self.composed = app if composed is None else composed
+        self.watch = _Watch(app, self.composed)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
@@ -172,7 +183,7 @@ class LiveServer:
         self.server.stop()
         self.thread.join(GRACEFUL_SHUTDOWN)
         self.socket.close()
-        service = getattr(getattr(self.app, "service", None), "name", None)
+        service = getattr(getattr(self.composed, "service", None), "name", None)
         what = f"service {service!r}" if service else f"the app served on {self.url}"
         return (
             f"tiffin: the startup of {what} (live transport) did not finish within "

@@ -56,7 +56,7 @@ class LiveSession:
         return {
             "service_name": getattr(service, "name", repr(service)),
             "routes": api_routes(service),
-            "instance": lambda: instance_of(live.app),
+            "instance": lambda: instance_of(live.composed),
             "base_url": base_url or live.url,
             "timeout": self.harness.settings.request_timeout,
         }
