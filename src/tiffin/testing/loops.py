@@ -1,15 +1,35 @@
 """Deadlines and event-loop checks: a hung or misplaced test fails at once, saying why.
 
 A deadline is a timer on the running loop. When it fires it first records where
-the awaited task is suspended (the innermost frame of user code, or the mounted
-app whose lifespan never answered), then cancels the task, so the error names
-what hung instead of reporting a bare timeout.
+the work is stuck, then cancels the awaiting task, so the error names what hung
+instead of reporting a bare timeout.
+
+Where the work is stuck is read from what the core records, never from another
+module's frames: ``app.current_step`` (``tiffin.lifespan.Step``) names the step;
+a sync step runs in a thread of its own (``step.thread``), whose innermost frame of
+user code is read from ``sys._current_frames()``; an async step or a mounted app's
+lifespan runs in a task (``step.task``, or the awaiting task), whose await chain is
+followed through its coroutine objects.
+
+Why a thread per sync step and not pytest-timeout's signal method: a signal
+interrupts only the main thread, and only between bytecodes, so a C call that does
+not return (a model load in native code, a lock) is never interrupted; the signal
+method also needs the main thread and no other SIGALRM user (not under xdist
+workers' own timers, not on Windows). With the core running each sync
+``__init__``/hook in a daemon thread of its own, the event loop stays free: the
+deadline's timer fires on time whatever the user's code does, the step's frame is
+read from its thread, the test fails and the session goes on. The price: a thread
+that never returns cannot be stopped in Python. It is left behind, as a daemon
+thread that ends with the process, and the failure says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
@@ -18,14 +38,25 @@ from typing import Any
 import tiffin
 
 # Frames from these places are plumbing; the frame worth naming is the user's.
-_PLUMBING_DIRS = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (asyncio, tiffin))
+_PLUMBING_DIRS = tuple(
+    os.path.dirname(m.__file__ or "") + os.sep for m in (asyncio, threading, tiffin)
+)
 _PLUMBING_PACKAGES = tuple(
-    f"{os.sep}{name}{os.sep}" for name in ("starlette", "anyio", "httpx", "httpx_ws", "fastapi")
+    f"{os.sep}{name}{os.sep}"
+    for name in ("starlette", "anyio", "httpx", "httpx_ws", "fastapi", "asgi_lifespan")
+)
+_PLUMBING_FILES = tuple(
+    os.path.join(os.path.dirname(os.__file__), name)
+    for name in ("contextlib.py", "threading.py", "concurrent" + os.sep)
 )
 
 
-def _is_plumbing(filename: str) -> bool:
-    return filename.startswith(_PLUMBING_DIRS) or any(p in filename for p in _PLUMBING_PACKAGES)
+def is_plumbing(filename: str) -> bool:
+    return (
+        filename.startswith(_PLUMBING_DIRS)
+        or filename.startswith(_PLUMBING_FILES)
+        or any(p in filename for p in _PLUMBING_PACKAGES)
+    )
 
 
 class DeadlineExceeded(AssertionError):
@@ -39,16 +70,27 @@ class WrongEventLoop(RuntimeError):
 def describe_frames(frames: list[FrameType]) -> str:
     """``load() at tests/test_x.py:12``: the innermost frame outside asyncio, starlette, tiffin."""
     if not frames:
-        return "an unknown place (the task holds no frames)"
+        return "an unknown place (no frames)"
     chosen = frames[-1]
     for frame in reversed(frames):
-        if not _is_plumbing(frame.f_code.co_filename):
+        if not is_plumbing(frame.f_code.co_filename):
             chosen = frame
             break
     return f"{chosen.f_code.co_name}() at {chosen.f_code.co_filename}:{chosen.f_lineno}"
 
 
+def thread_frames(thread: threading.Thread) -> list[FrameType]:
+    """The frames ``thread`` runs now, outermost first (empty once it has ended)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    frames: list[FrameType] = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames[::-1]
+
+
 _FRAME_ATTRIBUTES = ("cr_frame", "gi_frame", "ag_frame")
+_AWAITED_ATTRIBUTES = ("cr_await", "gi_yieldfrom", "ag_await")
 
 
 def awaiting_frames(task: asyncio.Task[Any]) -> list[FrameType]:
@@ -58,20 +100,13 @@ def awaiting_frames(task: asyncio.Task[Any]) -> list[FrameType]:
     while awaited is not None:
         frame = next((getattr(awaited, a) for a in _FRAME_ATTRIBUTES if hasattr(awaited, a)), None)
         if frame is None:
-            # An async generator's asend() has no frame; contextlib keeps the generator.
-            owner = frames[-1].f_locals.get("self") if frames else None
-            generator = getattr(owner, "gen", None)
-            if generator is None or generator is awaited or not hasattr(generator, "ag_frame"):
-                break
-            awaited = generator
+            # An async generator's asend()/athrow() awaitable (``async with`` an
+            # @asynccontextmanager) has no frame; the generator it drives is its referent.
+            awaited = next((r for r in gc.get_referents(awaited) if hasattr(r, "ag_frame")), None)
             continue
         frames.append(frame)
         awaited = next(
-            (
-                getattr(awaited, a)
-                for a in ("cr_await", "gi_yieldfrom", "ag_await")
-                if getattr(awaited, a, None) is not None
-            ),
+            (getattr(awaited, a) for a in _AWAITED_ATTRIBUTES if getattr(awaited, a, None)),
             None,
         )
     return frames
@@ -81,34 +116,35 @@ def describe_task(task: asyncio.Task[Any]) -> str:
     return describe_frames(awaiting_frames(task))
 
 
-def describe_startup(task: asyncio.Task[Any]) -> str:
-    """Which startup step ``task`` is stuck in: an ``on_startup`` hook or a mounted app."""
-    from tiffin.lifespan import MountLifespan
+def describe_step(step: Any, awaiting: asyncio.Task[Any]) -> str:
+    """Which lifespan step hangs and where: ``on_startup hook 'load', blocked in load() at ...``.
 
-    frames = awaiting_frames(task)
-    for frame in reversed(frames):
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, MountLifespan):
-            mount = owner.mount
-            inner = owner._task  # the app's own lifespan coroutine runs in a task of its own
-            where = f", suspended in {describe_task(inner)}" if inner is not None else ""
-            return f"the lifespan of the {mount.framework} app mounted at {mount.path!r}{where}"
-        hook = frame.f_locals.get("hook")
-        if frame.f_code.co_name == "startup" and hook is not None:
-            name = getattr(hook, "__name__", repr(hook))
-            return f"on_startup hook {name!r}, suspended in {describe_frames(frames)}"
-    return describe_frames(frames)
+    ``step`` is ``app.current_step`` (a ``tiffin.lifespan.Step`` or None); ``awaiting``
+    the task awaiting the lifespan (an async hook runs in it).
+    """
+    if step is None:
+        return describe_task(awaiting)
+    thread = getattr(step, "thread", None)
+    task = getattr(step, "task", None)
+    if thread is not None and thread.is_alive():
+        return (
+            f"{step.describe()}, blocked in {describe_frames(thread_frames(thread))} "
+            f"(sync code, run in thread {thread.name!r}; a thread cannot be stopped, so it "
+            "is left running as a daemon thread and ends with the test session)"
+        )
+    where = describe_task(task if task is not None else awaiting)
+    return f"{step.describe()}, suspended in {where}"
 
 
-def hung_mount_lifespans(task: asyncio.Task[Any]) -> list[Any]:
-    """Mounted-app lifespans ``task`` is waiting on (to cancel them after a startup timeout)."""
-    from tiffin.lifespan import MountLifespan
-
+def busy_threads(prefix: str) -> list[str]:
+    """Where the live threads named ``prefix*`` run user code (sync request handlers)."""
     found = []
-    for frame in awaiting_frames(task):
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, MountLifespan):
-            found.append(owner)
+    for thread in threading.enumerate():
+        if not thread.name.startswith(prefix):
+            continue
+        frames = thread_frames(thread)
+        if any(not is_plumbing(f.f_code.co_filename) for f in frames):
+            found.append(f"{describe_frames(frames)} (thread {thread.name!r})")
     return found
 
 
@@ -166,7 +202,7 @@ class LoopGuard:
             f"tiffin: {self.owner} started its service on event loop {id(self.loop):#x}, but "
             f"{doing} runs on event loop {id(current):#x}: a fixture on the wrong event loop "
             "(with pytest-asyncio, a fixture and the test that uses it have different loop "
-            "scopes). Fix: give them one loop scope, e.g. "
-            "@pytest_asyncio.fixture(loop_scope='module') together with "
-            "@pytest.mark.asyncio(loop_scope='module'), or create the client in the test itself."
+            "scopes). Fix: create the client in the test itself, or run the test on the "
+            "fixture's loop: @pytest.mark.asyncio(loop_scope='module') on the test for a "
+            "@pytest_asyncio.fixture(scope='module', loop_scope='module')."
         )

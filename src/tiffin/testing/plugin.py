@@ -9,7 +9,7 @@ Fixtures:
   ``bentoml serve`` of a BentoML service (one per session).
 
 Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
-and runs BentoML's own app (``tiffin.testing.bentoml_support``).
+and runs BentoML's own app (``tiffin.testing.bentoml``).
 - ``tiffin_transport``: ``"inprocess"`` or ``"live"`` (option, ini key, marker, or parametrize).
 
 ``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
@@ -253,7 +253,7 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
     ``/readyz`` answers) and stopped with SIGTERM at the end. Startup may take at least 60 s.
     """
     with _needs_httpx("tiffin_bentoml_serve"):
-        from tiffin.testing.bentoml_support import BentoMLServers
+        from tiffin.testing.bentoml import BentoMLServers
     settings = pytestconfig.stash[_SETTINGS]
     servers = BentoMLServers(
         startup_timeout=max(settings.startup_timeout, 60.0),
