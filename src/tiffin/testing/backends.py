@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp
 
 from tiffin.service import Service
+from tiffin.testing.failures import HarnessUsageError
 from tiffin.testing.loops import deadline, describe_step
 from tiffin.testing.overrides import Overrides, service_for_run, with_dependency_overrides
 from tiffin.testing.settings import HarnessSettings, Transport
@@ -65,7 +66,7 @@ def backend_for(
         from tiffin.testing.bentoml.client import BentoMLBackend
 
         return BentoMLBackend(service, **options)
-    raise TypeError(
+    raise HarnessUsageError(
         "tiffin: expected a tiffin service (a class decorated with @tiffin.service) "
         "or a BentoML service (a class decorated with @bentoml.service), "
         f"got {type(service).__name__} {service!r}"
@@ -113,10 +114,14 @@ class TiffinBackend:
         async with deadline(
             settings.startup_timeout,
             f"the startup of {self.what}",
-            describe=lambda task: describe_step(app.current_step, task),
+            describe=lambda task: describe_step(getattr(app, "current_step", None), task),
             hint=STARTUP_HINT,
         ):
-            await app.startup()
+            if hasattr(app, "startup"):
+                await app.startup()
+            else:  # TEMPORARY until the core's startup() lands
+                self._running = app.running()
+                await self._running.__aenter__()
         self._started = True
 
     async def stop(self, settings: HarnessSettings) -> None:
@@ -127,7 +132,10 @@ class TiffinBackend:
         async with deadline(
             settings.shutdown_timeout,
             f"the shutdown of {self.what}",
-            describe=lambda task: describe_step(app.current_step, task),
+            describe=lambda task: describe_step(getattr(app, "current_step", None), task),
             hint=SHUTDOWN_HINT,
         ):
-            await app.shutdown()
+            if hasattr(app, "shutdown"):
+                await app.shutdown()
+            else:  # TEMPORARY
+                await self._running.__aexit__(None, None, None)

@@ -27,6 +27,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tiffin.service import Service
+from tiffin.testing.failures import HarnessUsageError
 
 Overrides = Mapping[Callable[..., Any], Callable[..., Any]]
 
@@ -37,8 +38,8 @@ _ACTIVE: contextvars.ContextVar[Overrides] = contextvars.ContextVar(
 )
 
 
-def unknown_attribute(service_name: str, name: str) -> TypeError:
-    return TypeError(
+def unknown_attribute(service_name: str, name: str) -> HarnessUsageError:
+    return HarnessUsageError(
         f"tiffin: service {service_name!r} has no attribute {name!r} to override; "
         "overrides set existing class attributes (harness options are traffic=, "
         "dependency_overrides=, streaming=, transport=, base_url=)"
@@ -125,7 +126,7 @@ def with_dependency_overrides(
         mount for mount in mounted if isinstance(getattr(mount, "dependency_overrides", None), dict)
     ]
     if not tables:
-        raise TypeError(
+        raise HarnessUsageError(
             f"tiffin: dependency_overrides were given, but service {service_name!r} "
             "mounts no FastAPI app"
         )

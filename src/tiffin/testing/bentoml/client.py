@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tiffin.exceptions import StartupError
 from tiffin.testing.bentoml.detect import bentoml_module
 from tiffin.testing.bentoml.process import BentoMLProcessState
-from tiffin.testing.loops import deadline, describe_task, is_plumbing
+from tiffin.testing.failures import HarnessUsageError
+from tiffin.testing.loops import DeadlineExceeded, deadline, describe_task, is_plumbing
 from tiffin.testing.overrides import Overrides, patched_attributes, with_dependency_overrides
 from tiffin.testing.settings import HarnessSettings, Transport
 
@@ -151,7 +152,7 @@ class BentoMLBackend:
     ) -> None:
         unsupported = sorted(set(traffic or {}) - set(SUPPORTED_TRAFFIC))
         if unsupported:
-            raise TypeError(
+            raise HarnessUsageError(
                 f"tiffin: traffic override {', '.join(map(repr, unsupported))} is not supported "
                 f"for BentoML service {service.name!r}: BentoML 1.4 applies only "
                 f"{' and '.join(map(repr, SUPPORTED_TRAFFIC))} to the app it serves"
@@ -197,9 +198,9 @@ class BentoMLBackend:
                 hint=_STARTUP_HINT,
             ):
                 await manager.__aenter__()  # stops the app's lifespan task if this fails
+        except DeadlineExceeded:
+            raise
         except Exception as exc:
-            if isinstance(exc, AssertionError):  # DeadlineExceeded
-                raise
             raise StartupError(
                 f"{self.what} failed to start: {type(exc).__name__}: {exc}{_where(exc)}"
             ) from exc
@@ -218,9 +219,9 @@ class BentoMLBackend:
                 hint=_SHUTDOWN_HINT,
             ):
                 await manager.__aexit__(None, None, None)
+        except DeadlineExceeded:
+            raise
         except Exception as exc:
-            if isinstance(exc, AssertionError):
-                raise
             raise RuntimeError(
                 f"tiffin: the shutdown of {self.what} failed: "
                 f"{type(exc).__name__}: {exc}{_where(exc)}"
