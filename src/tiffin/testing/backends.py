@@ -4,7 +4,8 @@ A backend composes a fresh app for one run (the run's overrides applied to that
 app alone), holds whatever process-wide state the app needs, and starts and stops
 it in-process. Two exist: ``TiffinBackend`` for a ``@tiffin.service`` (the core's
 ``app.startup()``/``app.shutdown()``), and ``tiffin.testing.bentoml.BentoMLBackend``
-for a ``@bentoml.service`` (BentoML's own app, driven by asgi-lifespan).
+for a ``@bentoml.service`` (BentoML's own app, its lifespan driven by the core's
+``LifespanDriver``).
 """
 
 from __future__ import annotations
@@ -114,14 +115,10 @@ class TiffinBackend:
         async with deadline(
             settings.startup_timeout,
             f"the startup of {self.what}",
-            describe=lambda task: describe_step(getattr(app, "current_step", None), task),
+            describe=lambda task: describe_step(app.current_step, task),
             hint=STARTUP_HINT,
         ):
-            if hasattr(app, "startup"):
-                await app.startup()
-            else:  # TEMPORARY until the core's startup() lands
-                self._running = app.running()
-                await self._running.__aenter__()
+            await app.startup()
         self._started = True
 
     async def stop(self, settings: HarnessSettings) -> None:
@@ -132,10 +129,7 @@ class TiffinBackend:
         async with deadline(
             settings.shutdown_timeout,
             f"the shutdown of {self.what}",
-            describe=lambda task: describe_step(getattr(app, "current_step", None), task),
+            describe=lambda task: describe_step(app.current_step, task),
             hint=SHUTDOWN_HINT,
         ):
-            if hasattr(app, "shutdown"):
-                await app.shutdown()
-            else:  # TEMPORARY
-                await self._running.__aexit__(None, None, None)
+            await app.shutdown()

@@ -4,7 +4,7 @@
 ``tiffin_live_server``) accepts a ``@bentoml.service`` as it accepts a tiffin one:
 ``tiffin.testing.backends.backend_for`` hands it to :class:`BentoMLBackend`, which
 composes the app with BentoML's own ``Svc.to_asgi()`` and runs its lifespan with
-asgi-lifespan's ``LifespanManager``. What is served is BentoML's app, with BentoML's
+the core's ``LifespanDriver``. What is served is BentoML's app, with BentoML's
 behaviour: tiffin's contract does not apply to it.
 
 One concern per module:
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # Each name from the module of its concern, imported on first use: recognising a
-# service (what every caller needs) must not import asgi-lifespan, httpx or prometheus.
+# service (what every caller needs) must not import httpx or prometheus_client.
 _MODULES = {
     "BENTOML_WARNINGS": "known_warnings",
     "PROMETHEUS_ENV": "process",

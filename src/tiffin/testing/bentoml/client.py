@@ -1,14 +1,14 @@
 """The in-process backend for a BentoML service: BentoML's own app, its lifespan, overrides.
 
 The app is ``Svc.to_asgi()`` after the ``on_deployment`` hooks (as ``bentoml serve``
-runs them once before its workers start), its lifespan driven by asgi-lifespan's
-``LifespanManager`` under the harness's deadlines, the whole run inside a
+runs them once before its workers start), its lifespan driven by the core's one
+lifespan driver (``tiffin.lifespan.LifespanDriver``, what drives a mounted app's
+lifespan) under the harness's deadlines, the whole run inside a
 ``BentoMLProcessState`` window.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -16,14 +16,14 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from asgi_lifespan import LifespanManager
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tiffin.exceptions import StartupError
+from tiffin.lifespan import LifespanDriver
 from tiffin.testing.bentoml.detect import bentoml_module
 from tiffin.testing.bentoml.process import BentoMLProcessState
 from tiffin.testing.failures import HarnessUsageError
-from tiffin.testing.loops import DeadlineExceeded, deadline, describe_task, is_plumbing
+from tiffin.testing.loops import DeadlineExceeded, deadline, is_plumbing
 from tiffin.testing.overrides import Overrides, patched_attributes, with_dependency_overrides
 from tiffin.testing.settings import HarnessSettings, Transport
 
@@ -121,19 +121,6 @@ class AsServed:
             await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
 
-class _LifespanTask:
-    """Records the task running the app's lifespan, to say where a hung startup waits."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.task: asyncio.Task[Any] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            self.task = asyncio.current_task()
-        await self.app(scope, receive, send)
-
-
 class BentoMLBackend:
     """Runs a BentoML service: ``backend_for(bentoml_service)`` makes one.
 
@@ -162,8 +149,8 @@ class BentoMLBackend:
         self.traffic = traffic
         self.attributes = attributes
         self.dependency_overrides = dependency_overrides
-        self._lifespan: _LifespanTask | None = None
-        self._manager: LifespanManager | None = None
+        self._app: ASGIApp | None = None
+        self._driver: LifespanDriver | None = None
 
     @contextlib.contextmanager
     def process_state(self) -> Iterator[None]:
@@ -181,44 +168,42 @@ class BentoMLBackend:
             self.dependency_overrides,
             self.service.name,
         )
-        self._lifespan = _LifespanTask(app)
         # Live, uvicorn answers as a server does; in-process, AsServed does it.
-        return self._lifespan if transport == "live" else AsServed(self._lifespan)
+        self._app = app if transport == "live" else AsServed(app)
+        return self._app
 
     async def start(self, settings: HarnessSettings) -> None:
-        assert self._lifespan is not None, "start() before compose()"
-        lifespan = self._lifespan
-        # The deadlines are the harness's own, to name where a hung lifespan waits.
-        manager = LifespanManager(lifespan, startup_timeout=None, shutdown_timeout=None)
+        assert self._app is not None, "start() before compose()"
+        driver = LifespanDriver(self._app, self.what)
+        task = driver.begin()  # the task to read where a hung startup waits
         try:
             async with deadline(
                 settings.startup_timeout,
                 f"the startup of {self.what}",
-                describe=lambda task: describe_task(lifespan.task or task),
+                watched=task,
                 hint=_STARTUP_HINT,
             ):
-                await manager.__aenter__()  # stops the app's lifespan task if this fails
+                await driver.startup()  # stops the app's lifespan task if this fails
         except DeadlineExceeded:
             raise
         except Exception as exc:
             raise StartupError(
                 f"{self.what} failed to start: {type(exc).__name__}: {exc}{_where(exc)}"
             ) from exc
-        self._manager = manager
+        self._driver = driver
 
     async def stop(self, settings: HarnessSettings) -> None:
-        manager, self._manager = self._manager, None
-        if manager is None:
+        driver, self._driver = self._driver, None
+        if driver is None:
             return
-        lifespan = self._lifespan
         try:
             async with deadline(
                 settings.shutdown_timeout,
                 f"the shutdown of {self.what}",
-                describe=lambda task: describe_task((lifespan and lifespan.task) or task),
+                watched=driver.task,
                 hint=_SHUTDOWN_HINT,
             ):
-                await manager.__aexit__(None, None, None)
+                await driver.shutdown()
         except DeadlineExceeded:
             raise
         except Exception as exc:
