@@ -51,6 +51,18 @@ _PLUMBING_FILES = tuple(
 )
 
 
+_TESTING_DIR = os.path.dirname(__file__) + os.sep
+_SERVING_DIR = os.path.dirname(tiffin.__file__ or "") + os.sep
+_SERVING_PACKAGES = tuple(f"{os.sep}{name}{os.sep}" for name in ("starlette", "fastapi", "anyio"))
+
+
+def _serves(filename: str) -> bool:
+    """Whether ``filename`` is the serving side of a request (the app, not the client)."""
+    if filename.startswith(_SERVING_DIR):
+        return not filename.startswith(_TESTING_DIR)
+    return any(p in filename for p in _SERVING_PACKAGES)
+
+
 def is_plumbing(filename: str) -> bool:
     return (
         filename.startswith(_PLUMBING_DIRS)
@@ -113,7 +125,25 @@ def awaiting_frames(task: asyncio.Task[Any]) -> list[FrameType]:
 
 
 def describe_task(task: asyncio.Task[Any]) -> str:
-    return describe_frames(awaiting_frames(task))
+    """Where ``task`` waits: its innermost frame of user code, or the sync handler it awaits.
+
+    A sync handler (a tiffin ``@api``, a FastAPI/Starlette route) runs in a worker
+    thread while the task awaits it; the task's own chain then holds no user frame,
+    and the busy worker threads say where the handler is.
+    """
+    frames = awaiting_frames(task)
+    users = [i for i, f in enumerate(frames) if not is_plumbing(f.f_code.co_filename)]
+    below = frames[users[-1] + 1 :] if users else frames
+    if users and not any(_serves(f.f_code.co_filename) for f in below):
+        return describe_frames(frames)  # the user's code itself waits (an async handler)
+    # The innermost user frame (the test) awaits the app, which awaits a worker thread.
+    handlers = busy_worker_threads()
+    if handlers:
+        return (
+            f"a sync handler, blocked in {' or '.join(handlers)} (a thread cannot be stopped: "
+            "it is left running until the handler returns)"
+        )
+    return describe_frames(frames)
 
 
 def describe_step(step: Any, awaiting: asyncio.Task[Any]) -> str:
@@ -136,11 +166,16 @@ def describe_step(step: Any, awaiting: asyncio.Task[Any]) -> str:
     return f"{step.describe()}, suspended in {where}"
 
 
-def busy_threads(prefix: str) -> list[str]:
-    """Where the live threads named ``prefix*`` run user code (sync request handlers)."""
-    found = []
+# The worker threads sync handlers run in: tiffin's pool ("tiffin-<service>_<n>";
+# a lifespan step's thread is "tiffin: <step>"), and anyio's (Starlette, FastAPI).
+_WORKER_PREFIXES = ("tiffin-", "AnyIO worker thread")
+
+
+def busy_worker_threads(limit: int = 3) -> list[str]:
+    """Where worker threads now run user code: ``hello() at app.py:12 (thread 'tiffin-Svc_0')``."""
+    found: list[str] = []
     for thread in threading.enumerate():
-        if not thread.name.startswith(prefix):
+        if not thread.name.startswith(_WORKER_PREFIXES) or len(found) >= limit:
             continue
         frames = thread_frames(thread)
         if any(not is_plumbing(f.f_code.co_filename) for f in frames):
