@@ -23,7 +23,14 @@ service object exists only once ``_bentoml_sdk`` is imported.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tiffin.testing.bentoml.client import SUPPORTED_TRAFFIC, AsServed, BentoMLBackend, compose
+    from tiffin.testing.bentoml.detect import is_bentoml_service
+    from tiffin.testing.bentoml.known_warnings import BENTOML_WARNINGS
+    from tiffin.testing.bentoml.process import PROMETHEUS_ENV, BentoMLProcessState
+    from tiffin.testing.bentoml.serve import BentoMLServer, BentoMLServers, serve_target
 
 __all__ = [
     "BENTOML_WARNINGS",
