@@ -25,6 +25,7 @@ import tempfile
 import threading
 from typing import Any
 
+from tiffin.compat import prometheus_client as prometheus_compat
 from tiffin.testing.bentoml.detect import bentoml_module
 
 PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -81,16 +82,16 @@ class BentoMLProcessState:
         return cls._holder
 
     def _setup(self) -> None:
-        from prometheus_client import REGISTRY, values
+        from prometheus_client import REGISTRY
 
         self.directory = tempfile.mkdtemp(prefix="tiffin-bentoml-prometheus-")
         self._old_env = os.environ.get(PROMETHEUS_ENV)
         os.environ[PROMETHEUS_ENV] = self.directory
         # Values made from here on are written to the directory, where BentoML's /metrics
         # reads them (a fresh value class: its files belong to this directory).
-        self._old_value_class = values.ValueClass
-        self._value_class = values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
-        self._collectors = set(_registered(REGISTRY))
+        self._value_class = prometheus_compat.multiprocess_value_class()
+        self._old_value_class = prometheus_compat.install_value_class(self._value_class)
+        self._collectors = set(prometheus_compat.registered_collectors(REGISTRY))
         self._set_server_context()
 
     def _set_server_context(self) -> None:
@@ -123,16 +124,18 @@ class BentoMLProcessState:
                 setattr(server_context, name, value)
             self._old_context = None
         if self.directory is not None:
-            from prometheus_client import REGISTRY, values
+            from prometheus_client import REGISTRY
 
-            for collector in set(_registered(REGISTRY)) - self._collectors:
+            for collector in (
+                set(prometheus_compat.registered_collectors(REGISTRY)) - self._collectors
+            ):
                 with contextlib.suppress(KeyError):
                     REGISTRY.unregister(collector)
             close_files = getattr(self._value_class, "close_all_files", None)
             if close_files is not None:
                 close_files()
-            if values.ValueClass is self._value_class:
-                values.ValueClass = self._old_value_class
+            if prometheus_compat.current_value_class() is self._value_class:
+                prometheus_compat.install_value_class(self._old_value_class)
             if os.environ.get(PROMETHEUS_ENV) == self.directory:
                 if self._old_env is None:
                     del os.environ[PROMETHEUS_ENV]
@@ -144,8 +147,3 @@ class BentoMLProcessState:
             with self._lock:
                 BentoMLProcessState._holder = None
             self._held = False
-
-
-def _registered(registry: Any) -> list[Any]:
-    # prometheus_client has no public list of registered collectors.
-    return list(getattr(registry, "_collector_to_names", {}))
