@@ -85,6 +85,9 @@ def test_an_unknown_attribute_is_refused_when_the_client_is_made() -> None:
 
 async def test_name_renames_the_run_when_the_class_has_no_name_attribute() -> None:
     async with ServiceClient(Named, name="Renamed") as client:
+        await client.post("/hello")
         metrics = (await client.get("/metrics")).text
-    assert 'service_name="Renamed"' in metrics or "Renamed" in metrics
+        title = (await client.get("/docs.json")).json()["info"]["title"]
+    assert 'endpoint="/hello",http_response_code="200",service_name="Renamed"' in metrics
+    assert title == "Renamed"
     assert Named.name == "Named"

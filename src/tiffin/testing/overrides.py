@@ -60,7 +60,11 @@ def service_for_run(service: Service[Any], attributes: Mapping[str, Any]) -> Ser
             config = config.model_copy(update={"name": value})
         else:
             raise unknown_attribute(service.name, name)
-    namespace = {"__module__": inner.__module__, "__qualname__": inner.__qualname__}
+    namespace = {
+        "__module__": inner.__module__,
+        "__qualname__": inner.__qualname__,
+        "__doc__": inner.__doc__,
+    }
     copy: Service[Any] = object.__new__(type(service))
     copy.__dict__.update(vars(service))
     metaclass: Any = type(inner)  # the user's metaclass, if any, makes the subclass
