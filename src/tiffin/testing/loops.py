@@ -33,9 +33,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tiffin
+
+if TYPE_CHECKING:
+    from tiffin.lifespan import Step
 
 # Frames from these places are plumbing; the frame worth naming is the user's.
 _PLUMBING_DIRS = tuple(
@@ -146,7 +149,7 @@ def describe_task(task: asyncio.Task[Any]) -> str:
     return describe_frames(frames)
 
 
-def describe_step(step: Any, awaiting: asyncio.Task[Any]) -> str:
+def describe_step(step: Step | None, awaiting: asyncio.Task[Any]) -> str:
     """Which lifespan step hangs and where: ``on_startup hook 'load', blocked in load() at ...``.
 
     ``step`` is ``app.current_step`` (a ``tiffin.lifespan.Step`` or None); ``awaiting``
@@ -154,15 +157,14 @@ def describe_step(step: Any, awaiting: asyncio.Task[Any]) -> str:
     """
     if step is None:
         return describe_task(awaiting)
-    thread = getattr(step, "thread", None)
-    task = getattr(step, "task", None)
+    thread, task = step.thread, step.task
     if thread is not None and thread.is_alive():
         return (
             f"{step.describe()}, blocked in {describe_frames(thread_frames(thread))} "
             f"(sync code, run in thread {thread.name!r}; a thread cannot be stopped, so it "
             "is left running as a daemon thread and ends with the test session)"
         )
-    where = describe_task(task if task is not None else awaiting)
+    where = describe_task(task if task is not None and not task.done() else awaiting)
     return f"{step.describe()}, suspended in {where}"
 
 
