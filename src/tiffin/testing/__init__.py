@@ -9,8 +9,6 @@ these in fixtures; they work without pytest too::
         client.call("summarize", text="...")
 """
 
-from __future__ import annotations
-
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -52,11 +50,18 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
-        value = getattr(importlib.import_module(module), name)
+        value = getattr(_importlib.import_module(module), name)
     except ModuleNotFoundError as exc:
-        if not is_missing_test_extra(exc):
+        if not _is_missing_test_extra(exc):
             raise
-        message = missing_test_extra(f"tiffin.testing.{name}", exc)
+        message = _missing_test_extra(f"tiffin.testing.{name}", exc)
         raise ModuleNotFoundError(f"tiffin: {message}", name=exc.name) from exc
     globals()[name] = value
     return value
+
+
+# Beside ``__all__`` only submodules are public attributes (an import makes them so);
+# the helpers imported above are kept under private names (tests/testing/test_public_surface.py).
+_importlib = importlib
+_is_missing_test_extra, _missing_test_extra = is_missing_test_extra, missing_test_extra
+del importlib, is_missing_test_extra, missing_test_extra, TYPE_CHECKING, Any

@@ -12,7 +12,7 @@ Fixtures:
   ``bentoml serve`` of a BentoML service (one per session).
 
 Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
-and runs BentoML's own app (``tiffin.testing.bentoml_support``).
+and runs BentoML's own app (``tiffin.testing.bentoml``).
 - ``tiffin_transport``: ``"inprocess"`` or ``"live"`` (option, ini key, marker, or parametrize).
 
 ``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
@@ -25,7 +25,6 @@ test extra, and say so when it is missing.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -34,11 +33,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import tiffin
-from tiffin.exceptions import StartupError
+from tiffin.compat import pytest as pytest_compat
+from tiffin.compat import pytest_asyncio as asyncio_compat
 from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
-from tiffin.testing import loops
-from tiffin.testing.loops import DeadlineExceeded
 from tiffin.testing.settings import LIVE_SCOPES, TRANSPORTS, HarnessSettings
 from tiffin.testing.shared_live import SharedLiveServers
 
@@ -180,8 +178,7 @@ def tiffin_client_factory(pytestconfig: pytest.Config) -> Callable[..., ServiceC
     def factory(service: Service[Any], /, **overrides: Any) -> ServiceClient:
         owner = overrides.pop("owner", None)
         if owner is None:
-            caller = sys._getframe(1).f_code.co_name
-            owner = f"the client of {getattr(service, 'name', service)!r} made in {caller}()"
+            owner = f"the tiffin_client_factory client of {getattr(service, 'name', service)!r}"
         return ServiceClient(service, settings=settings, owner=owner, **overrides)
 
     return factory
@@ -192,9 +189,10 @@ def _marker_args(request: pytest.FixtureRequest) -> tuple[Service[Any] | None, d
     if marker is None:
         return None, {}
     if len(marker.args) != 1:
-        raise pytest.UsageError(
+        pytest.fail(
             f"{request.node.nodeid}: @pytest.mark.tiffin_service takes one service, "
-            f"got {marker.args!r}"
+            f"got {marker.args!r}",
+            pytrace=False,
         )
     return marker.args[0], dict(marker.kwargs)
 
@@ -267,15 +265,16 @@ def _client_options(overrides: dict[str, Any]) -> dict[str, Any]:
 @contextmanager
 def _startup_failure() -> Iterator[None]:
     """A service that fails to start: a short failure with the cause, not the harness's frames."""
+    from tiffin.testing.failures import HARNESS_ERRORS, short_failure
+
     failure = None
     try:
         yield
-    except StartupError as exc:
-        failure = f"tiffin: {exc}"
-    except DeadlineExceeded as exc:  # its message names the step and the user's frame
-        failure = str(exc)
+    except HARNESS_ERRORS as exc:
+        failure = short_failure(exc)
     if failure is not None:
-        raise pytest.fail.Exception(failure, pytrace=False) from None  # the cause alone
+        # the cause and the user's frames, not the harness's
+        raise pytest.fail.Exception(failure, pytrace=False) from None
 
 
 async def tiffin_client_fixture(
@@ -293,8 +292,8 @@ async def tiffin_client_fixture(
             yield shared_client
         return
     overrides.setdefault("owner", "fixture 'tiffin_client'")
-    harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
     with _startup_failure():
+        harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
         client = await harness.__aenter__()
     try:
         yield client
@@ -304,7 +303,7 @@ async def tiffin_client_fixture(
 
 # Marked for pytest-asyncio so strict mode accepts it; pytest_fixture_setup below gives it
 # the loop scope of the test that requests it (or hands it to anyio, under anyio).
-tiffin_client_fixture._force_asyncio_fixture = True  # type: ignore[attr-defined]
+asyncio_compat.mark_asyncio_fixture(tiffin_client_fixture)
 tiffin_client = pytest.fixture(name="tiffin_client")(tiffin_client_fixture)
 
 
@@ -328,8 +327,8 @@ def tiffin_sync_client(
             yield shared_client
         return
     overrides.setdefault("owner", "fixture 'tiffin_sync_client'")
-    harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
     with _startup_failure():
+        harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
         client = harness.__enter__()
     try:
         yield client
@@ -351,7 +350,8 @@ def tiffin_live_server(
     with _needs_httpx("tiffin_live_server"):
         from tiffin.testing.factory import ServiceClient
     settings = pytestconfig.stash[_SETTINGS]
-    harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
+    with _startup_failure():
+        harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
     with _startup_failure(), harness.live_server() as url:
         yield url
 
@@ -364,7 +364,7 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
     ``/readyz`` answers) and stopped with SIGTERM at the end. Startup may take at least 60 s.
     """
     with _needs_httpx("tiffin_bentoml_serve"):
-        from tiffin.testing.bentoml_support import BentoMLServers
+        from tiffin.testing.bentoml import BentoMLServers
     settings = pytestconfig.stash[_SETTINGS]
     servers = BentoMLServers(
         startup_timeout=max(settings.startup_timeout, 60.0),
@@ -384,13 +384,15 @@ def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
     """Run async fixtures that use tiffin on the test's own loop, or fail at once saying why."""
-    item = getattr(request, "_pyfuncitem", request.node)  # the test, also for wider fixtures
-    if not isinstance(item, pytest.Function) or not _is_async(fixturedef.func):
+    __tracebackhide__ = True
+    item = pytest_compat.requesting_test(request)  # the test, also for wider fixtures
+    func = pytest_compat.fixture_function(fixturedef)
+    if not isinstance(item, pytest.Function) or not _is_async(func):
         return (yield)
     if "anyio_backend" in item.fixturenames:
         if fixturedef.argname == "tiffin_client":
             _check_anyio_backend(request, item)
-            return (yield from _with_func(fixturedef, _unmarked(fixturedef.func)))
+            return (yield from pytest_compat.with_fixture_function(fixturedef, _unmarked(func)))
         return (yield)
     if fixturedef.argname == "tiffin_client":
         if not _is_async(getattr(item, "obj", None)) and not _is_asyncio_test(item):
@@ -400,10 +402,9 @@ def pytest_fixture_setup(
                 "an httpx.Client with the same marker and options",
                 pytrace=False,
             )
-        marked = _unmarked(fixturedef.func)
-        marked._force_asyncio_fixture = True
-        marked._loop_scope = _test_loop_scope(item)
-        return (yield from _with_func(fixturedef, marked))
+        marked = _unmarked(func)
+        asyncio_compat.mark_asyncio_fixture(marked, _test_loop_scope(item))
+        return (yield from pytest_compat.with_fixture_function(fixturedef, marked))
     if _is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
         _check_fixture_loop(fixturedef, request, item)
     return (yield)
@@ -424,16 +425,6 @@ def _check_anyio_backend(request: pytest.FixtureRequest, item: pytest.Item) -> N
             "or tiffin_sync_client",
             pytrace=False,
         )
-
-
-def _with_func(fixturedef: pytest.FixtureDef[Any], func: Any) -> Generator[None, Any, Any]:
-    # pytest-asyncio and anyio swap FixtureDef.func the same way; pytest marks it Final.
-    original = fixturedef.func
-    fixturedef.func = func  # type: ignore[misc]
-    try:
-        return (yield)
-    finally:
-        fixturedef.func = original  # type: ignore[misc]
 
 
 def _unmarked(func: Any) -> Any:
@@ -480,15 +471,29 @@ def _check_fixture_loop(
     if default == "fixture":
         default = None
     fixture_scope = str(
-        getattr(fixturedef.func, "_loop_scope", None) or default or fixturedef.scope
+        asyncio_compat.fixture_loop_scope(pytest_compat.fixture_function(fixturedef))
+        or default
+        or fixturedef.scope
     )
     test_scope = _test_loop_scope(item)
     if fixture_scope == test_scope:
         return
-    raise loops.WrongEventLoop(
+    # The test can always join the fixture's loop; the fixture can join the test's only
+    # when that loop lives at least as long as the fixture (else pytest-asyncio refuses).
+    fixes = [f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test"]
+    if _SCOPES.index(fixturedef.scope) <= _SCOPES.index(test_scope):
+        fixes.append(
+            f"@pytest_asyncio.fixture(scope={fixturedef.scope!r}, loop_scope={test_scope!r}) "
+            "on the fixture"
+        )
+    pytest.fail(
         f"tiffin: fixture {fixturedef.argname!r} runs on the {fixture_scope!r}-scoped event "
         f"loop, but test {item.nodeid!r} runs on the {test_scope!r}-scoped loop; the service "
-        "it starts would be used from another loop (a silent hang). Fix: give both one loop "
-        f"scope: @pytest_asyncio.fixture(loop_scope={test_scope!r}) on the fixture, or "
-        f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test."
+        "it starts would be used from another loop (a silent hang). Fix: "
+        + ", or ".join(fixes)
+        + ".",
+        pytrace=False,
     )
+
+
+_SCOPES = ("function", "class", "module", "package", "session")
