@@ -4,6 +4,11 @@
 ``tiffin_client`` fixture does for each test) against the glue a user would
 write by hand: ``asgi_lifespan.LifespanManager`` plus ``httpx.ASGITransport``
 around ``Svc.to_asgi()``, and the same glue around the FastAPI app alone.
+The other ways the harness runs a test, on the trivial service: the sync client
+(``with ServiceClient(Svc) as c``, ``tiffin_sync_client``), the live transport
+with a server per test, and a fresh client per test to a live server shared by
+the session (``--tiffin-live-scope=session``); the report gives each as a ratio
+to the in-process harness case.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from asgi_lifespan import LifespanManager
 from inprocess import import_app_module
 
 Case = Callable[[], Awaitable[None]]
+_SHARED: dict[str, Any] = {}  # the live session the shared-server case starts once
 
 
 def _check(response: httpx.Response) -> None:
@@ -26,6 +32,7 @@ def _check(response: httpx.Response) -> None:
 
 def cases() -> dict[str, tuple[str, Case]]:
     from tiffin.testing import ServiceClient
+    from tiffin.testing.live_session import LiveSession
 
     trivial = import_app_module("trivial").Trivial
     service = import_app_module("service").BenchService
@@ -34,6 +41,29 @@ def cases() -> dict[str, tuple[str, Case]]:
     def harness(svc: Any, method: str, path: str) -> Case:
         async def case() -> None:
             async with ServiceClient(svc) as client:
+                _check(await client.request(method, path))
+
+        return case
+
+    def sync_harness(svc: Any, method: str, path: str) -> Case:
+        async def case() -> None:
+            with ServiceClient(svc) as client:  # blocks this loop; the service has its own
+                _check(client.request(method, path))
+
+        return case
+
+    def live(svc: Any, method: str, path: str) -> Case:
+        async def case() -> None:
+            async with ServiceClient(svc, transport="live") as client:
+                _check(await client.request(method, path))
+
+        return case
+
+    def live_shared(svc: Any, method: str, path: str) -> Case:
+        async def case() -> None:
+            if "session" not in _SHARED:  # started once, by the warm-up, as a session fixture
+                _SHARED["session"] = LiveSession(ServiceClient(svc, transport="live")).start()
+            async with _SHARED["session"].async_client() as client:
                 _check(await client.request(method, path))
 
         return case
@@ -55,6 +85,18 @@ def cases() -> dict[str, tuple[str, Case]]:
         "harness_trivial": (
             "ServiceClient(Trivial), POST /ping",
             harness(trivial, "POST", "/ping"),
+        ),
+        "sync_trivial": (
+            "with ServiceClient(Trivial) (tiffin_sync_client), POST /ping",
+            sync_harness(trivial, "POST", "/ping"),
+        ),
+        "live_trivial": (
+            'ServiceClient(Trivial, transport="live"), a server per test, POST /ping',
+            live(trivial, "POST", "/ping"),
+        ),
+        "live_session_trivial": (
+            "a client per test to a live server of Trivial shared by the session, POST /ping",
+            live_shared(trivial, "POST", "/ping"),
         ),
         "glue_trivial": (
             "LifespanManager + ASGITransport around Trivial.to_asgi(), POST /ping",
@@ -91,6 +133,9 @@ async def measure(*, rounds: int, tests: int) -> dict[str, Any]:
             for _ in range(tests):
                 await case()
             per_round[key].append((time.perf_counter() - began) / tests * 1000)
+    for session in _SHARED.values():
+        session.stop()
+    _SHARED.clear()
     return {
         "descriptions": {key: description for key, (description, _) in found.items()},
         "ms_per_test": per_round,

@@ -10,7 +10,7 @@ import importlib.util
 
 import pytest
 
-from tiffin.testing.bentoml_support import BENTOML_WARNINGS
+from tiffin.testing.bentoml import BENTOML_WARNINGS
 
 # BentoML's in-process app leaves the anyio streams of requests the timeout cut short
 # for the garbage collector, which may run during any later test.

@@ -24,8 +24,10 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "constraints" / "lowest.txt"
 # What the lowest environment installs. Not here: `bentoml` (its own environment and
-# version range), `dev` and `tox` (tools that run the tests, not what is tested).
-EXTRAS = ("fastapi", "quart", "test", "summarization")
+# version range) and `tox` (the tool that runs the tests, not what is tested).
+EXTRAS = ("fastapi", "quart", "test", "dev", "summarization")
+# Linters in the dev extra: they check the code, they are not tested at a floor.
+TOOLS = frozenset({"ruff", "mypy"})
 
 
 def declared_floors() -> tuple[Version, dict[str, Version]]:
@@ -39,8 +41,9 @@ def declared_floors() -> tuple[Version, dict[str, Version]]:
     floors = {}
     for text in texts:
         requirement = Requirement(text)
-        if canonicalize_name(requirement.name) != "tiffin":  # tiffin[fastapi,...]: listed above
-            floors[canonicalize_name(requirement.name)] = _floor(requirement)
+        name = canonicalize_name(requirement.name)
+        if name != "tiffin" and name not in TOOLS:  # tiffin[fastapi,...]: listed above
+            floors[name] = _floor(requirement)
     return python, floors
 
 

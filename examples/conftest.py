@@ -221,3 +221,11 @@ def summarization_environment(summarization_model: Path) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Under anyio's plugin (tox's anyio environment) the suite runs on asyncio, as tiffin
+    serves; with trio installed (the dev extra, for the harness's trio test, which picks
+    trio itself) anyio would otherwise run every async test on both."""
+    return "asyncio"

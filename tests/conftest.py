@@ -37,3 +37,11 @@ def fake_transformers(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
     monkeypatch.setitem(sys.modules, "transformers", transformers)
     return transformers
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Under anyio's plugin (tox's anyio environment) the suite runs on asyncio, as tiffin
+    serves; with trio installed (the dev extra, for the harness's trio test, which picks
+    trio itself) anyio would otherwise run every async test on both."""
+    return "asyncio"

@@ -26,7 +26,7 @@ HEADINGS = (
     "## Import times",
     "## How it was measured",
 )
-TARGETS = ("1", "2", "3a", "3b", "4a", "4b", "5", "6")
+TARGETS = ("1", "2", "3a", "3b", "3c", "4a", "4b", "5", "6")
 
 
 def test_quick_benchmark_writes_results_and_json(tmp_path: Path) -> None:

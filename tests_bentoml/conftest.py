@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiffin.testing.bentoml_support import BENTOML_WARNINGS
+from tiffin.testing.bentoml import BENTOML_WARNINGS
 
 pytest_plugins = ["pytester"]
 

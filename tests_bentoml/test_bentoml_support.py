@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import bentoml
 import httpx
 import pytest
 from prometheus_client import REGISTRY, values
@@ -13,10 +14,11 @@ from prometheus_client import REGISTRY, values
 import tiffin
 from tiffin.exceptions import StartupError
 from tiffin.testing import DeadlineExceeded, HarnessSettings, ServiceClient
-from tiffin.testing.bentoml_support import (
+from tiffin.testing.backends import TiffinBackend, backend_for
+from tiffin.testing.bentoml import (
     PROMETHEUS_ENV,
+    BentoMLBackend,
     BentoMLServer,
-    BentoMLServiceClient,
     is_bentoml_service,
     serve_target,
 )
@@ -39,8 +41,9 @@ def test_a_bentoml_service_is_recognised() -> None:
     assert is_bentoml_service(Recorder)
     assert not is_bentoml_service(TiffinService)
     assert not is_bentoml_service(Recorder.inner)
-    assert isinstance(ServiceClient(Recorder), BentoMLServiceClient)
-    assert type(ServiceClient(TiffinService)) is ServiceClient
+    assert isinstance(backend_for(Recorder), BentoMLBackend)
+    assert isinstance(ServiceClient(Recorder).backend, BentoMLBackend)
+    assert type(backend_for(TiffinService)) is TiffinBackend
 
 
 def test_a_wrong_object_names_both_kinds_of_service() -> None:
@@ -144,11 +147,13 @@ async def test_attribute_overrides_are_applied_and_undone() -> None:
             pass
 
 
-async def test_dependency_overrides_reach_the_mounted_fastapi_app() -> None:
-    overrides = {tiffin.get_current_service: lambda: None}  # any callable key works
-    async with ServiceClient(Recorder, dependency_overrides=overrides):
-        assert app.dependency_overrides == overrides
-    assert app.dependency_overrides == {}
+async def test_dependency_overrides_reach_this_runs_requests_only() -> None:
+    overrides = {bentoml.get_current_service: lambda: "a stand-in"}
+    async with ServiceClient(Recorder, dependency_overrides=overrides) as client:
+        assert (await client.get("/v1/current")).json() == "str"
+        assert dict(app.dependency_overrides) == {}  # the app's own table is unchanged
+    async with ServiceClient(Recorder) as client:
+        assert (await client.get("/v1/current")).json() == "Recorder"
     with pytest.raises(TypeError, match="service 'Plain' mounts no FastAPI app"):
         async with ServiceClient(Plain, dependency_overrides=overrides):
             pass

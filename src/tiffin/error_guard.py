@@ -5,6 +5,9 @@ JSON body at once; after it has started, the response is cut short (there is
 nothing else to say over HTTP). Either way the exception is logged once, here.
 Starlette's ``ClientDisconnect`` is no error of the server: the client went away
 while its body was read, so there is no one to answer and nothing to log.
+A test harness that wants the exception itself (``raise_server_exceptions``, as
+Starlette's ``TestClient``) passes a list as the scope's
+``extensions["tiffin.server_exceptions"]``; the guard appends to it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class ErrorGuardMiddleware:
             await self.app(scope, receive, send_watched)
         except ClientDisconnect:
             pass
-        except Exception:
+        except Exception as exc:
+            _hand_to_harness(scope, exc)
             logger.exception(
                 "service %r: unhandled error in %s %s",
                 self.service_name,
@@ -53,7 +57,14 @@ class ErrorGuardMiddleware:
     async def _guard_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
-        except Exception:
+        except Exception as exc:
+            _hand_to_harness(scope, exc)
             logger.exception(
                 "service %r: unhandled error in websocket %s", self.service_name, scope.get("path")
             )
+
+
+def _hand_to_harness(scope: Scope, exc: Exception) -> None:
+    sink = (scope.get("extensions") or {}).get("tiffin.server_exceptions")
+    if isinstance(sink, list):
+        sink.append(exc)

@@ -84,8 +84,8 @@ class Series:
 
     __slots__ = ("buckets", "seconds")
 
-    def __init__(self) -> None:
-        self.buckets = [0] * len(BUCKETS)
+    def __init__(self, bucket_count: int) -> None:
+        self.buckets = [0] * bucket_count
         self.seconds = 0.0
 
 
@@ -96,7 +96,8 @@ class RequestCounts:
     copies each container first (``list(d.items())`` is atomic under the GIL).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: tuple[float, ...] = BUCKETS) -> None:
+        self.bounds = bounds  # the histogram's upper bounds, the last one +Inf
         self.in_progress: dict[str, int] = {}
         self.series: dict[tuple[str, int], Series] = {}
 
@@ -110,9 +111,9 @@ class RequestCounts:
     def finished(self, endpoint: str, status: int, seconds: float) -> None:
         series = self.series.get((endpoint, status))
         if series is None:
-            series = self.series[(endpoint, status)] = Series()
+            series = self.series[(endpoint, status)] = Series(len(self.bounds))
         # bisect_left: the first bucket whose upper bound is >= seconds, as Histogram.observe.
-        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+        series.buckets[bisect_left(self.bounds, seconds)] += 1
         series.seconds += seconds
 
     def ended(self, running: str, endpoint: str, status: int, seconds: float) -> None:
@@ -120,8 +121,8 @@ class RequestCounts:
         self.in_progress[running] -= 1
         series = self.series.get((endpoint, status))
         if series is None:
-            series = self.series[(endpoint, status)] = Series()
-        series.buckets[bisect_left(BUCKETS, seconds)] += 1
+            series = self.series[(endpoint, status)] = Series(len(self.bounds))
+        series.buckets[bisect_left(self.bounds, seconds)] += 1
         series.seconds += seconds
 
 
@@ -142,7 +143,7 @@ class RequestCollector(Collector):
         for (endpoint, status), series in list(self.counts.series.items()):
             labels = [endpoint, service, str(status)]
             cumulative, total = [], 0
-            for bound, count in zip(BUCKETS, list(series.buckets), strict=True):
+            for bound, count in zip(self.counts.bounds, list(series.buckets), strict=True):
                 total += count
                 cumulative.append((_bound_text(bound), float(total)))
             requests.add_metric(labels, float(total))
@@ -170,7 +171,7 @@ class SharedRequestCounts:
     starting the workers.
     """
 
-    def __init__(self, service_name: str, namespace: str) -> None:
+    def __init__(self, service_name: str, namespace: str, buckets: tuple[float, ...]) -> None:
         self.service_name = service_name
         # A registry of their own: two apps in one worker never clash over the names.
         registry = CollectorRegistry()
@@ -182,6 +183,7 @@ class SharedRequestCounts:
             DURATION_HELP,
             REQUEST_LABELS,
             registry=registry,
+            buckets=buckets,
         )
         self.in_progress = Gauge(
             f"{namespace}_request_in_progress",
@@ -221,18 +223,22 @@ class SharedRequestCounts:
 class ServiceMetrics:
     """The request metrics of one composed app: its counts, and ``/metrics``' text."""
 
-    def __init__(self, service_name: str, namespace: str) -> None:
+    def __init__(
+        self, service_name: str, namespace: str, buckets: tuple[float, ...] | None = None
+    ) -> None:
         self.service_name = service_name
         self.namespace = namespace
+        # metrics.duration of the service config; prometheus_client's default otherwise
+        bounds = BUCKETS if buckets is None else tuple(float(bound) for bound in buckets)
         self.multiprocess_dir = multiprocess_dir()
         self.counts: Counts
         if self.multiprocess_dir is None:
-            counts = RequestCounts()
+            counts = RequestCounts(bounds)
             self.counts = counts
             self.registry = CollectorRegistry()
             self.registry.register(RequestCollector(counts, service_name, namespace))
         else:
-            self.counts = SharedRequestCounts(service_name, namespace)
+            self.counts = SharedRequestCounts(service_name, namespace, bounds)
 
     def started(self, endpoint: str) -> None:
         self.counts.started(endpoint)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -157,3 +158,46 @@ class SlowAPI:
     async def wait(self) -> str:
         await asyncio.sleep(3600)
         return "never"
+
+
+@tiffin.service
+class Calls:
+    """APIs answering JSON, text, bytes and an error, for ``client.call()``."""
+
+    @tiffin.api
+    def add(self, a: int, b: int) -> dict[str, int]:
+        return {"sum": a + b}
+
+    @tiffin.api
+    def shout(self, text: str) -> str:
+        return text.upper()
+
+    @tiffin.api(route="/raw/bytes")
+    def raw(self) -> bytes:
+        return b"\x00\x01"
+
+    @tiffin.api
+    def fail(self) -> str:
+        raise ValueError("the model exploded")
+
+    @tiffin.api
+    async def wait(self) -> str:
+        await asyncio.sleep(3600)
+        return "never"
+
+
+guarded_app = FastAPI()
+
+
+@guarded_app.get("/hello")
+def guarded_hello(request: Request) -> str:
+    return f"Hello {request.headers['host']}"
+
+
+@tiffin.service
+@tiffin.mount_asgi_app(guarded_app, path="/v1")
+class Guarded:
+    """Behind TrustedHostMiddleware: only example.com is served."""
+
+
+Guarded.add_asgi_middleware(TrustedHostMiddleware, allowed_hosts=["example.com"])

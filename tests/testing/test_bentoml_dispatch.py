@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from tiffin.testing import ServiceClient
-from tiffin.testing.bentoml_support import BentoMLServiceClient, is_bentoml_service
+from tiffin.testing.backends import TiffinBackend, backend_for
+from tiffin.testing.bentoml import is_bentoml_service
+from tiffin.testing.bentoml.client import BentoMLBackend
 
 from .sample_services import Recorder
 
@@ -23,19 +25,20 @@ from .sample_services import Recorder
 @pytest.mark.parametrize("wrong", [Recorder.inner, object(), "service:Recorder"])
 def test_a_wrong_object_is_refused_naming_both_kinds_of_service(wrong: Any) -> None:
     with pytest.raises(TypeError) as refused:
-        ServiceClient(wrong)
+        backend_for(wrong)
     message = str(refused.value)
     assert "tiffin service (a class decorated with @tiffin.service)" in message
     assert "BentoML service (a class decorated with @bentoml.service)" in message
     assert f"got {type(wrong).__name__}" in message
 
 
-def test_a_tiffin_service_gets_the_plain_client() -> None:
-    assert type(ServiceClient(Recorder)) is ServiceClient
+def test_a_tiffin_service_gets_the_tiffin_backend() -> None:
+    assert type(backend_for(Recorder)) is TiffinBackend
+    assert type(ServiceClient(Recorder).backend) is TiffinBackend
     assert not is_bentoml_service(Recorder)
 
 
-def test_a_bentoml_service_gets_the_bentoml_client(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bentoml_service_gets_the_bentoml_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     # A BentoML service is recognised by the class BentoML defines it with, which exists
     # only once bentoml is imported: a stand-in module plays that part here.
     factory = types.ModuleType("_bentoml_sdk.service.factory")
@@ -48,7 +51,8 @@ def test_a_bentoml_service_gets_the_bentoml_client(monkeypatch: pytest.MonkeyPat
     factory.Service = Service  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "_bentoml_sdk.service.factory", factory)
     assert is_bentoml_service(Service())
-    assert isinstance(ServiceClient(Service()), BentoMLServiceClient)
+    assert type(backend_for(Service())) is BentoMLBackend
+    assert type(ServiceClient(Service()).backend) is BentoMLBackend
     with pytest.raises(TypeError, match="traffic override 'max_body_size' is not supported"):
         ServiceClient(Service(), traffic={"max_body_size": 1})
 
@@ -73,7 +77,7 @@ import asyncio
 import tiffin
 import tiffin.testing.plugin
 from tiffin.testing import ServiceClient
-from tiffin.testing.bentoml_support import is_bentoml_service
+from tiffin.testing.bentoml import is_bentoml_service
 
 
 @tiffin.service

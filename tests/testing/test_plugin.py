@@ -42,7 +42,7 @@ MARKER_TEST = """
 async def test_marker(tiffin_client):
     response = await tiffin_client.get("/v1/hello")
     assert response.text == '"Hi from Recorder"', (response.status_code, response.headers)
-    assert Recorder.greeting == "Hi"
+    assert Recorder.greeting == "Hello"  # the override is the run's, the class is untouched
 
 
 def test_restored():
@@ -153,9 +153,9 @@ async def test_on_function_loop(client):
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*WrongEventLoop: tiffin: fixture 'client' runs on the 'module'-scoped event loop, "
+            "*tiffin: fixture 'client' runs on the 'module'-scoped event loop, "
             "but test *test_on_function_loop* runs on the 'function'-scoped loop*"
-            "Fix: give both one loop scope*",
+            "Fix: @pytest.mark.asyncio(loop_scope='module') on the test.",
         ]
     )
 
@@ -266,7 +266,9 @@ def test_sync(tiffin_client):
 """
     result = run(pytester, body)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*tiffin_client is an httpx.AsyncClient; the test must be*"])
+    result.stdout.fnmatch_lines(
+        ["*tiffin_client is an httpx.AsyncClient, for async tests*use tiffin_sync_client*"]
+    )
 
 
 def test_a_missing_service_is_explained(pytester: pytest.Pytester) -> None:

@@ -1,7 +1,7 @@
 """The BentoML implementation adapter: the same checks, run against BentoML itself.
 
 In-process, BentoML's own ``Svc.to_asgi()`` runs through tiffin's harness
-(``tiffin.testing.bentoml_support``); over the socket, a real ``bentoml serve``.
+(``tiffin.testing.bentoml``); over the socket, a real ``bentoml serve``.
 ``bentoml serve`` takes seconds to start, so servers of the same spec are kept for
 the run and reused; each check then sees only its own events.
 
@@ -224,15 +224,16 @@ class BentoMLImplementation(Implementation):
         return None
 
     def owns(self, service: Any) -> bool:
-        from tiffin.testing.bentoml_support import is_bentoml_service
+        from tiffin.testing.bentoml import is_bentoml_service
 
         return is_bentoml_service(service)
 
     def serve_service(self, service: Any, transport: str) -> Any:
-        from tiffin.testing.bentoml_support import BentoMLServer, BentoMLServiceClient
+        from tiffin.testing import ServiceClient
+        from tiffin.testing.bentoml import BentoMLServer
 
         if transport == "inprocess":
-            return BentoMLServiceClient(service)
+            return ServiceClient(service)
         return _served_client(BentoMLServer(service))
 
     def facts(self, service: Any) -> ServiceFacts:
@@ -325,7 +326,7 @@ class ServerPool:
 
 
 def _server(spec: ServiceSpec) -> Any:
-    from tiffin.testing.bentoml_support import BentoMLServer
+    from tiffin.testing.bentoml import BentoMLServer
 
     host = {"host": spec.allowed_host} if spec.allowed_host else None
     env = {SPEC_ENV: spec.to_json()}

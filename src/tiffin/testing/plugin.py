@@ -4,12 +4,15 @@ Fixtures:
 - ``tiffin_client_factory``: ``async with tiffin_client_factory(MyService, **overrides) as c``.
 - ``tiffin_client``: a client for ``@pytest.mark.tiffin_service(MyService, **overrides)`` or
   for the service an overridden ``tiffin_service`` fixture returns.
+- ``tiffin_sync_client``: the same for ``def`` tests, an ``httpx.Client``.
 - ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
+  ``--tiffin-live-scope=module|session`` (ini key, marker ``live_scope=``) shares one live
+  server per service and options (``tiffin.testing.shared_live``).
 - ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
   ``bentoml serve`` of a BentoML service (one per session).
 
 Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
-and runs BentoML's own app (``tiffin.testing.bentoml_support``).
+and runs BentoML's own app (``tiffin.testing.bentoml``).
 - ``tiffin_transport``: ``"inprocess"`` or ``"live"`` (option, ini key, marker, or parametrize).
 
 ``tiffin_client`` is set up on the event loop the test runs on: pytest-asyncio
@@ -22,7 +25,6 @@ test extra, and say so when it is missing.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -31,18 +33,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import tiffin
-from tiffin.exceptions import StartupError
+from tiffin.compat import pytest as pytest_compat
+from tiffin.compat import pytest_asyncio as asyncio_compat
 from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
-from tiffin.testing import loops
-from tiffin.testing.settings import TRANSPORTS, HarnessSettings
+from tiffin.testing.settings import LIVE_SCOPES, TRANSPORTS, HarnessSettings
+from tiffin.testing.shared_live import SharedLiveServers
 
 if TYPE_CHECKING:
-    import httpx
-
+    from tiffin.testing.calls import TiffinAsyncClient, TiffinClient
     from tiffin.testing.factory import ServiceClient
 
 _CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
+
 _FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
 
 
@@ -55,6 +58,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run tiffin_client over 'inprocess' (default) or a 'live' uvicorn server",
     )
     parser.addini("tiffin_transport", "default transport of tiffin_client", default="inprocess")
+    group.addoption(
+        "--tiffin-live-scope",
+        choices=LIVE_SCOPES,
+        default=None,
+        help="share a live server per 'module' or 'session' instead of one per test "
+        "('function', default)",
+    )
+    parser.addini("tiffin_live_scope", "function (default), module or session")
     defaults = HarnessSettings()
     for key in _FLOAT_KEYS:
         group.addoption(
@@ -75,9 +86,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "tiffin_service(service, **overrides): the service tiffin_client and tiffin_live_server "
         "run; overrides set class attributes, traffic=, dependency_overrides=, streaming=, "
-        "transport=",
+        "transport=, base_url=, raise_server_exceptions=, live_scope=",
     )
     config.stash[_SETTINGS] = _read_settings(config)
+    config.stash[_SHARED] = SharedLiveServers()
     try:
         from tiffin.conformance.pytest_support import ConformanceRecorder
     except ModuleNotFoundError as exc:
@@ -88,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _SETTINGS = pytest.StashKey[HarnessSettings]()
+_SHARED = pytest.StashKey[SharedLiveServers]()
 
 
 def _read_settings(config: pytest.Config) -> HarnessSettings:
@@ -97,6 +110,13 @@ def _read_settings(config: pytest.Config) -> HarnessSettings:
             f"tiffin_transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}"
         )
     values: dict[str, Any] = {"transport": transport}
+    live_scope = config.getoption("tiffin_live_scope") or config.getini("tiffin_live_scope")
+    if live_scope:
+        if live_scope not in LIVE_SCOPES:
+            raise pytest.UsageError(
+                f"tiffin_live_scope must be one of {', '.join(LIVE_SCOPES)}, got {live_scope!r}"
+            )
+        values["live_scope"] = live_scope
     for key in _FLOAT_KEYS:
         raw = config.getoption(f"tiffin_{key}")
         if raw is None and config.getini(f"tiffin_{key}"):
@@ -158,8 +178,7 @@ def tiffin_client_factory(pytestconfig: pytest.Config) -> Callable[..., ServiceC
     def factory(service: Service[Any], /, **overrides: Any) -> ServiceClient:
         owner = overrides.pop("owner", None)
         if owner is None:
-            caller = sys._getframe(1).f_code.co_name
-            owner = f"the client of {getattr(service, 'name', service)!r} made in {caller}()"
+            owner = f"the tiffin_client_factory client of {getattr(service, 'name', service)!r}"
         return ServiceClient(service, settings=settings, owner=owner, **overrides)
 
     return factory
@@ -170,9 +189,10 @@ def _marker_args(request: pytest.FixtureRequest) -> tuple[Service[Any] | None, d
     if marker is None:
         return None, {}
     if len(marker.args) != 1:
-        raise pytest.UsageError(
+        pytest.fail(
             f"{request.node.nodeid}: @pytest.mark.tiffin_service takes one service, "
-            f"got {marker.args!r}"
+            f"got {marker.args!r}",
+            pytrace=False,
         )
     return marker.args[0], dict(marker.kwargs)
 
@@ -201,7 +221,60 @@ def tiffin_transport(request: pytest.FixtureRequest, pytestconfig: pytest.Config
 def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     _, overrides = _marker_args(request)
     overrides.pop("transport", None)
+    overrides.pop("live_scope", None)
     return overrides
+
+
+def _live_scope(request: pytest.FixtureRequest, transport: str) -> str:
+    """The scope of the live server for this test ("function" when it runs in-process)."""
+    if transport != "live":
+        return "function"
+    _, overrides = _marker_args(request)
+    scope = overrides.get("live_scope") or request.config.stash[_SETTINGS].live_scope
+    if scope not in LIVE_SCOPES:
+        pytest.fail(
+            f"{request.node.nodeid}: live_scope must be one of {', '.join(LIVE_SCOPES)}, "
+            f"got {scope!r}",
+            pytrace=False,
+        )
+    return str(scope)
+
+
+def _shared_session(request: pytest.FixtureRequest, fixture: str, service: Any, scope: str) -> Any:
+    with _needs_httpx(fixture):
+        from tiffin.testing.factory import ServiceClient
+    settings = request.config.stash[_SETTINGS]
+    overrides = _overrides(request)
+
+    def make_harness() -> ServiceClient:
+        server_options = {k: v for k, v in overrides.items() if k != "base_url"}
+        return ServiceClient(service, settings=settings, transport="live", **server_options)
+
+    with _startup_failure():
+        return request.config.stash[_SHARED].get(request, scope, make_harness, service, overrides)
+
+
+def _client_options(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The marker's options a client to a shared live server takes."""
+    return {
+        "base_url": overrides.get("base_url"),
+        "raise_server_exceptions": overrides.get("raise_server_exceptions"),
+    }
+
+
+@contextmanager
+def _startup_failure() -> Iterator[None]:
+    """A service that fails to start: a short failure with the cause, not the harness's frames."""
+    from tiffin.testing.failures import HARNESS_ERRORS, short_failure
+
+    failure = None
+    try:
+        yield
+    except HARNESS_ERRORS as exc:
+        failure = short_failure(exc)
+    if failure is not None:
+        # the cause and the user's frames, not the harness's
+        raise pytest.fail.Exception(failure, pytrace=False) from None
 
 
 async def tiffin_client_fixture(
@@ -209,17 +282,19 @@ async def tiffin_client_fixture(
     tiffin_client_factory: Callable[..., ServiceClient],
     tiffin_service: Service[Any],
     tiffin_transport: str,
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[TiffinAsyncClient]:
     overrides = _overrides(request)
+    scope = _live_scope(request, tiffin_transport)
+    if scope != "function":
+        session = _shared_session(request, "tiffin_client", tiffin_service, scope)
+        client_options = _client_options(overrides)
+        async with session.async_client(**client_options) as shared_client:
+            yield shared_client
+        return
     overrides.setdefault("owner", "fixture 'tiffin_client'")
-    harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
-    failure = None
-    try:
+    with _startup_failure():
+        harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
         client = await harness.__aenter__()
-    except StartupError as exc:
-        failure = f"tiffin: {exc}"
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)  # the cause, not the harness's frames
     try:
         yield client
     finally:
@@ -228,8 +303,37 @@ async def tiffin_client_fixture(
 
 # Marked for pytest-asyncio so strict mode accepts it; pytest_fixture_setup below gives it
 # the loop scope of the test that requests it (or hands it to anyio, under anyio).
-tiffin_client_fixture._force_asyncio_fixture = True  # type: ignore[attr-defined]
+asyncio_compat.mark_asyncio_fixture(tiffin_client_fixture)
 tiffin_client = pytest.fixture(name="tiffin_client")(tiffin_client_fixture)
+
+
+@pytest.fixture
+def tiffin_sync_client(
+    request: pytest.FixtureRequest,
+    tiffin_client_factory: Callable[..., ServiceClient],
+    tiffin_service: Service[Any],
+    tiffin_transport: str,
+) -> Iterator[TiffinClient]:
+    """``tiffin_client`` for ``def`` tests: an ``httpx.Client`` (``tiffin.testing.TiffinClient``).
+
+    In-process, the service runs on an event loop in a thread of its own; live, the
+    client talks to the server's socket. Same marker, options and deadlines.
+    """
+    overrides = _overrides(request)
+    scope = _live_scope(request, tiffin_transport)
+    if scope != "function":
+        session = _shared_session(request, "tiffin_sync_client", tiffin_service, scope)
+        with session.sync_client(**_client_options(overrides)) as shared_client:
+            yield shared_client
+        return
+    overrides.setdefault("owner", "fixture 'tiffin_sync_client'")
+    with _startup_failure():
+        harness = tiffin_client_factory(tiffin_service, transport=tiffin_transport, **overrides)
+        client = harness.__enter__()
+    try:
+        yield client
+    finally:
+        harness.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -237,11 +341,18 @@ def tiffin_live_server(
     request: pytest.FixtureRequest, tiffin_service: Service[Any], pytestconfig: pytest.Config
 ) -> Iterator[str]:
     """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
+    scope = _live_scope(request, "live")
+    if scope != "function":
+        live = _shared_session(request, "tiffin_live_server", tiffin_service, scope).live
+        assert live is not None
+        yield live.url
+        return
     with _needs_httpx("tiffin_live_server"):
         from tiffin.testing.factory import ServiceClient
     settings = pytestconfig.stash[_SETTINGS]
-    harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
-    with harness.live_server() as url:
+    with _startup_failure():
+        harness = ServiceClient(tiffin_service, settings=settings, **_overrides(request))
+    with _startup_failure(), harness.live_server() as url:
         yield url
 
 
@@ -253,7 +364,7 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
     ``/readyz`` answers) and stopped with SIGTERM at the end. Startup may take at least 60 s.
     """
     with _needs_httpx("tiffin_bentoml_serve"):
-        from tiffin.testing.bentoml_support import BentoMLServers
+        from tiffin.testing.bentoml import BentoMLServers
     settings = pytestconfig.stash[_SETTINGS]
     servers = BentoMLServers(
         startup_timeout=max(settings.startup_timeout, 60.0),
@@ -273,43 +384,53 @@ def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
     """Run async fixtures that use tiffin on the test's own loop, or fail at once saying why."""
-    item = getattr(request, "_pyfuncitem", request.node)  # the test, also for wider fixtures
-    if not isinstance(item, pytest.Function) or not _is_async(fixturedef.func):
+    __tracebackhide__ = True
+    item = pytest_compat.requesting_test(request)  # the test, also for wider fixtures
+    func = pytest_compat.fixture_function(fixturedef)
+    if not isinstance(item, pytest.Function) or not _is_async(func):
         return (yield)
     if "anyio_backend" in item.fixturenames:
         if fixturedef.argname == "tiffin_client":
-            return (yield from _with_func(fixturedef, _unmarked(fixturedef.func)))
+            _check_anyio_backend(request, item)
+            return (yield from pytest_compat.with_fixture_function(fixturedef, _unmarked(func)))
         return (yield)
     if fixturedef.argname == "tiffin_client":
         if not _is_async(getattr(item, "obj", None)) and not _is_asyncio_test(item):
             pytest.fail(
-                f"{item.nodeid}: tiffin_client is an httpx.AsyncClient; the test must be "
-                "an async def run by pytest-asyncio or anyio",
+                f"{item.nodeid}: tiffin_client is an httpx.AsyncClient, for async tests "
+                "(pytest-asyncio or anyio); in a def test use tiffin_sync_client, "
+                "an httpx.Client with the same marker and options",
                 pytrace=False,
             )
-        marked = _unmarked(fixturedef.func)
-        marked._force_asyncio_fixture = True
-        marked._loop_scope = _test_loop_scope(item)
-        return (yield from _with_func(fixturedef, marked))
+        marked = _unmarked(func)
+        asyncio_compat.mark_asyncio_fixture(marked, _test_loop_scope(item))
+        return (yield from pytest_compat.with_fixture_function(fixturedef, marked))
     if _is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
         _check_fixture_loop(fixturedef, request, item)
     return (yield)
 
 
-def _with_func(fixturedef: pytest.FixtureDef[Any], func: Any) -> Generator[None, Any, Any]:
-    # pytest-asyncio and anyio swap FixtureDef.func the same way; pytest marks it Final.
-    original = fixturedef.func
-    fixturedef.func = func  # type: ignore[misc]
-    try:
-        return (yield)
-    finally:
-        fixturedef.func = original  # type: ignore[misc]
+def _check_anyio_backend(request: pytest.FixtureRequest, item: pytest.Item) -> None:
+    """Under trio, only the live transport works: say so in one line, before any setup."""
+    backend = request.getfixturevalue("anyio_backend")
+    name = backend[0] if isinstance(backend, tuple) else backend
+    if name == "asyncio":
+        return
+    transport = request.getfixturevalue("tiffin_transport")
+    if transport != "live":
+        pytest.fail(
+            f"{item.nodeid}: tiffin_client runs the service in-process on asyncio, and this "
+            f"test runs on {name}; under {name} use the live transport "
+            '(@pytest.mark.tiffin_service(..., transport="live") or --tiffin-transport=live) '
+            "or tiffin_sync_client",
+            pytrace=False,
+        )
 
 
 def _unmarked(func: Any) -> Any:
     """A fresh copy of the fixture function, to carry this test's loop marks."""
 
-    async def tiffin_client(**kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def tiffin_client(**kwargs: Any) -> AsyncIterator[TiffinAsyncClient]:
         async for client in func(**kwargs):
             yield client
 
@@ -350,15 +471,29 @@ def _check_fixture_loop(
     if default == "fixture":
         default = None
     fixture_scope = str(
-        getattr(fixturedef.func, "_loop_scope", None) or default or fixturedef.scope
+        asyncio_compat.fixture_loop_scope(pytest_compat.fixture_function(fixturedef))
+        or default
+        or fixturedef.scope
     )
     test_scope = _test_loop_scope(item)
     if fixture_scope == test_scope:
         return
-    raise loops.WrongEventLoop(
+    # The test can always join the fixture's loop; the fixture can join the test's only
+    # when that loop lives at least as long as the fixture (else pytest-asyncio refuses).
+    fixes = [f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test"]
+    if _SCOPES.index(fixturedef.scope) <= _SCOPES.index(test_scope):
+        fixes.append(
+            f"@pytest_asyncio.fixture(scope={fixturedef.scope!r}, loop_scope={test_scope!r}) "
+            "on the fixture"
+        )
+    pytest.fail(
         f"tiffin: fixture {fixturedef.argname!r} runs on the {fixture_scope!r}-scoped event "
         f"loop, but test {item.nodeid!r} runs on the {test_scope!r}-scoped loop; the service "
-        "it starts would be used from another loop (a silent hang). Fix: give both one loop "
-        f"scope: @pytest_asyncio.fixture(loop_scope={test_scope!r}) on the fixture, or "
-        f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test."
+        "it starts would be used from another loop (a silent hang). Fix: "
+        + ", or ".join(fixes)
+        + ".",
+        pytrace=False,
     )
+
+
+_SCOPES = ("function", "class", "module", "package", "session")

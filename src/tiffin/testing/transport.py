@@ -13,6 +13,12 @@ runs the app in a task of its own and hands the body over chunk by chunk:
 
 Websocket requests (``httpx_ws.aconnect_ws(path, client)``) go through
 ``httpx_ws.transport.ASGIWebSocketTransport``, which this class extends.
+
+``raise_server_exceptions=True`` (the default, as Starlette's ``TestClient``):
+an exception the service's error guard caught in user code is raised in the
+test once the response is in; ``False`` leaves the test the 500 response.
+A buffered request that passes its deadline while its body is still arriving is
+named an endless response, with the fix (``streaming=True``).
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.types import ASGIApp, Message
 
-from tiffin.testing.loops import LoopGuard, deadline
+from tiffin.testing.loops import DeadlineExceeded, LoopGuard, deadline
 
 _END = object()
 
@@ -45,8 +53,10 @@ class InProcessTransport(ASGIWebSocketTransport):
         request_timeout: float = 30.0,
         disconnect_grace: float = 1.0,
         loop_guard: LoopGuard | None = None,
+        raise_server_exceptions: bool = True,
     ) -> None:
-        super().__init__(app=app, initial_receive_timeout=request_timeout)
+        super().__init__(app=_Observed(app), initial_receive_timeout=request_timeout)
+        self.raise_server_exceptions = raise_server_exceptions
         self.streaming = streaming
         self.request_timeout = request_timeout
         self.disconnect_grace = disconnect_grace
@@ -60,10 +70,28 @@ class InProcessTransport(ASGIWebSocketTransport):
         if is_websocket and request.url.scheme in _WEBSOCKET_SCHEMES:
             # A websocket scope's scheme is ws/wss (the ASGI spec); Quart routes on it.
             request.url = request.url.copy_with(scheme=_WEBSOCKET_SCHEMES[request.url.scheme])
-        if is_websocket or not self.streaming:
-            async with deadline(self.request_timeout, what, hint=_REQUEST_HINT):
-                return await super().handle_async_request(request)
-        return await self._stream(request, what)
+        record = _Record()
+        token = _RECORD.set(record)
+        try:
+            if is_websocket or not self.streaming:
+                try:
+                    async with deadline(self.request_timeout, what, hint=_REQUEST_HINT):
+                        response = await super().handle_async_request(request)
+                except DeadlineExceeded:
+                    if record.status is None or not record.more_body:
+                        raise
+                    message = streaming_hint(
+                        what, record.status, record.content_type, self.request_timeout
+                    )
+                    raise DeadlineExceeded(message) from None
+            else:
+                response = await self._stream(request, what)
+        finally:
+            _RECORD.reset(token)
+        if record.exceptions and self.raise_server_exceptions:
+            await response.aclose()
+            raise record.exceptions[0]
+        return response
 
     async def _stream(self, request: httpx.Request, what: str) -> httpx.Response:
         exchange = _Exchange(self.app, _http_scope(request, self.root_path, self.client))
@@ -90,6 +118,61 @@ class InProcessTransport(ASGIWebSocketTransport):
 _REQUEST_HINT = (
     "Raise the deadline with --tiffin-request-timeout or the tiffin_request_timeout ini key."
 )
+
+
+def streaming_hint(what: str, status: Any, content_type: str, seconds: float) -> str:
+    """The deadline message for a body still arriving: most likely an endless stream."""
+    return (
+        f"tiffin: {what} did not finish within {seconds:g}s: the response ({status}, "
+        f"{content_type or 'no content-type'}) had started and was still sending its body. "
+        "An endless response (server-sent events, a stream) cannot be read whole: pass "
+        "streaming=True (to the tiffin_service marker, tiffin_client_factory or ServiceClient) "
+        'and read it with `async with client.stream("GET", path) as response:` '
+        "(sync: `with client.stream(...)`), leaving the block when done."
+    )
+
+
+@dataclass
+class _Record:
+    """What the app did with one request: the response start, more body due, exceptions."""
+
+    status: int | None = None
+    content_type: str = ""
+    more_body: bool = False
+    exceptions: list[BaseException] = field(default_factory=list)
+
+
+_RECORD: ContextVar[_Record | None] = ContextVar("tiffin_request_record", default=None)
+
+
+class _Observed:
+    """Around the app: hands the error guard the record's exception list, records the start."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        record = _RECORD.get()
+        if record is None or scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        extensions = {
+            **(scope.get("extensions") or {}),
+            "tiffin.server_exceptions": record.exceptions,
+        }
+        scope = {**scope, "extensions": extensions}
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"content-type":
+                        record.content_type = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                record.more_body = message.get("more_body", False)
+            await send(message)
+
+        await self.app(scope, receive, observed_send)
 
 
 def _http_scope(request: httpx.Request, root_path: str, client: tuple[str, int]) -> dict[str, Any]:
