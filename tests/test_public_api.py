@@ -20,6 +20,7 @@ PUBLIC_NAMES = [
     "__version__",
     "api",
     "asgi_app",
+    "depends",
     "exceptions",
     "get_current_service",
     "mount_asgi_app",

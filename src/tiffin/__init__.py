@@ -6,6 +6,7 @@
 from tiffin import exceptions
 from tiffin.api import api
 from tiffin.context import get_current_service
+from tiffin.dependencies import depends
 from tiffin.exceptions import ServiceNotRunning
 from tiffin.hooks import on_shutdown, on_startup
 from tiffin.mounts import mount_asgi_app
@@ -17,7 +18,15 @@ asgi_app = mount_asgi_app
 
 # The modules imported above are attributes of the package now; only the names of
 # ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
-for _module in ("config", "context", "frameworks", "hooks", "mounts", "responses"):
+for _module in (
+    "config",
+    "context",
+    "dependencies",
+    "frameworks",
+    "hooks",
+    "mounts",
+    "responses",
+):
     globals().pop(_module, None)
 del _module
 
@@ -27,6 +36,7 @@ __all__ = [
     "__version__",
     "api",
     "asgi_app",
+    "depends",
     "exceptions",
     "get_current_service",
     "mount_asgi_app",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
@@ -19,6 +20,7 @@ from tiffin.config import (
     normalize_prefix,
     parse_group,
 )
+from tiffin.dependencies import collect_dependencies
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
 from tiffin.hooks import HOOK_MARK
@@ -75,6 +77,11 @@ class Service(Generic[T]):
         self.mounts: list[Mount] = []
         for mount in inner.__dict__.get(PENDING_MOUNTS, ()):
             self._add_mount(mount)
+        # -- depends() (tiffin.dependencies): the services this one uses, by attribute name.
+        self.dependencies = collect_dependencies(inner)
+        # -- Service.context.state (BentoML's ServiceContext): the __command__ proxy puts its
+        #    process and HTTP client there (tiffin.command); BentoVLLM's __metrics__ reads it.
+        self.context = SimpleNamespace(state={})
 
     @property
     def name(self) -> str:
@@ -124,8 +131,17 @@ class Service(Generic[T]):
             pass  # no introspectable signature (a builtin): checked when the app is composed
         self.middlewares.append((middleware_cls, options))
 
-    def to_asgi(self, *, traffic: dict[str, Any] | None = None) -> ComposedApp:
-        """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values."""
+    def to_asgi(
+        self,
+        *,
+        traffic: dict[str, Any] | None = None,
+        dependencies: dict[Service[Any], Any] | None = None,
+    ) -> ComposedApp:
+        """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values.
+
+        ``dependencies={Other: Fake}`` runs ``Fake`` (a service, or any object used as
+        it is) wherever the graph of this app would run ``Other`` (for tests).
+        """
         from tiffin.app import ComposedApp
 
         config = self.config
@@ -134,7 +150,12 @@ class Service(Generic[T]):
             config = config.model_copy(
                 update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
             )
-        return ComposedApp(self, config)
+        app = ComposedApp(self, config)
+        if dependencies:
+            from tiffin.dependencies import check_overrides
+
+            app.runtime.dependency_overrides = check_overrides(self, dependencies)
+        return app
 
 
 def _callable_name(obj: Any) -> str:

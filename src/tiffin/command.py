@@ -1,0 +1,249 @@
+"""``__command__``: a server process the service starts, and every other path proxied to it.
+
+BentoML's behaviour (``_bentoml_impl/server/proxy.py`` and ``server/app.py``,
+checked against 1.4.40), which tiffin follows:
+
+- ``__command__`` is a method of the class returning the argv (``["vllm",
+  "serve", ...]``); ``$VAR``/``${VAR}`` in it are expanded from the environment.
+  It is started after every other startup step (BentoML runs it in the
+  lifespan of a proxy app mounted last) and is ready when ``GET
+  http://localhost:{http.proxy_port}{endpoints.livez}`` answers 2xx (defaults
+  8000 and ``/health``), polled until then; a 404 there is a configuration
+  error, and a command that exits first fails the startup.
+- Every request the service does not serve itself (its probes, ``/metrics``,
+  its APIs, its mounted apps) is forwarded to the command below the
+  service's ``path_prefix``: method, path, query, headers (not ``Host``) and
+  body, and the answer streamed back as it comes. An unreachable command
+  answers ``503 Upstream service unavailable.``
+- ``Service.context.state`` holds ``proc`` and ``client`` (an
+  ``httpx.AsyncClient`` on the command's URL), which BentoVLLM's
+  ``__metrics__`` reads.
+- At shutdown the process gets SIGTERM, then SIGKILL after a grace period.
+
+tiffin differs in two ways, both declared: websockets pass through (BentoML's
+proxy has only HTTP routes), and the process runs in a process group of its
+own that is stopped as a whole, and on Linux dies with its parent
+(``PR_SET_PDEATHSIG``), so a killed server never leaves the command behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import string
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from tiffin.exceptions import BentoMLConfigException
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tiffin.config import ServiceConfig
+
+logger = logging.getLogger("tiffin")
+
+DEFAULT_PROXY_PORT = 8000  # BentoML's default http.proxy_port
+DEFAULT_HEALTH_PATH = "/health"  # BentoML's default for endpoints.livez here
+POLL_SECONDS = 0.2
+STOP_GRACE_SECONDS = 30.0  # BentoML waits 30 s after SIGTERM before it kills
+UNAVAILABLE = "Upstream service unavailable."
+# Connection-level headers belong to one hop, never forwarded (RFC 9110 7.6.1).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def has_command(inner: type) -> bool:
+    """BentoML's ``Service.has_custom_command``: the class defines ``__command__``."""
+    return hasattr(inner, "__command__")
+
+
+def command_of(instance: Any) -> list[str] | None:
+    """The argv ``instance.__command__()`` returns, environment variables expanded."""
+    getter = getattr(instance, "__command__", None)
+    if getter is None:
+        return None
+    if not callable(getter):
+        raise TypeError(
+            f"__command__ must be a callable that returns a list of strings, got "
+            f"{type(getter).__name__}"
+        )
+    argv = getter()
+    if (
+        not isinstance(argv, (list, tuple))
+        or not argv
+        or not all(isinstance(part, (str, os.PathLike)) for part in argv)
+    ):
+        raise TypeError(f"__command__ must return a non-empty list of strings, got {argv!r}")
+    return [string.Template(os.fspath(part)).substitute(os.environ) for part in argv]
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when this process dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return preexec
+
+
+class CommandProcess:
+    """One running ``__command__``: the process, its readiness, the proxy to it."""
+
+    def __init__(self, argv: list[str], config: ServiceConfig, state: dict[str, Any]) -> None:
+        self.argv = argv
+        http = getattr(config, "http", None)
+        endpoints = getattr(config, "endpoints", None)
+        self.port: int = getattr(http, "proxy_port", None) or DEFAULT_PROXY_PORT
+        self.health_path: str = getattr(endpoints, "livez", None) or DEFAULT_HEALTH_PATH
+        self.url = f"http://localhost:{self.port}"
+        self.state = state
+        self.process: asyncio.subprocess.Process | None = None
+        self.client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        """Start the process, then wait until its health endpoint answers."""
+        import httpx
+
+        logger.info("starting the service's command: %s", " ".join(self.argv))
+        self.client = httpx.AsyncClient(base_url=self.url, timeout=None)
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv, start_new_session=True, preexec_fn=_die_with_parent()
+        )
+        while self.process.returncode is None:
+            if await self._healthy():
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            raise RuntimeError(
+                f"the command exited with code {self.process.returncode} before "
+                f"{self.url}{self.health_path} answered; see its output above"
+            )
+        self.state.update({"proc": self.process, "client": self.client})
+
+    async def _healthy(self) -> bool:
+        import httpx
+
+        assert self.client is not None
+        try:
+            response = await self.client.get(self.health_path, timeout=5.0)
+        except httpx.HTTPError:
+            return False
+        if response.status_code == 404:
+            raise BentoMLConfigException(
+                f"the command's health endpoint {self.url}{self.health_path} answered 404: "
+                "set endpoints={'livez': '/its/health/path'} on the service (and "
+                "http={'proxy_port': N} if it does not listen on port 8000)"
+            )
+        return response.is_success
+
+    async def stop(self) -> None:
+        """SIGTERM to its process group, SIGKILL after the grace period; close the client."""
+        process, self.process = self.process, None
+        try:
+            if process is not None and process.returncode is None:
+                _signal_group(process.pid, signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+                except TimeoutError:
+                    logger.warning("the command did not stop on SIGTERM; killing it")
+                    _signal_group(process.pid, signal.SIGKILL)
+                    await process.wait()
+        finally:
+            for key in ("proc", "client"):
+                self.state.pop(key, None)
+            client, self.client = self.client, None
+            if client is not None:
+                await client.aclose()
+
+    async def proxy(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward one request (or websocket) to the command; ``path`` is below the prefix."""
+        if scope["type"] == "websocket":
+            from tiffin.command_websocket import proxy_websocket
+
+            await proxy_websocket(self.url, path, scope, receive, send)
+            return
+        response = await self._forward(path, scope, receive)
+        await response(scope, receive, send)
+
+    async def _forward(self, path: str, scope: Scope, receive: Receive) -> Response:
+        import httpx
+
+        assert self.client is not None
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope["headers"]
+            if name.lower() != b"host" and name.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
+        request = self.client.build_request(
+            scope["method"],
+            httpx.URL(path=path, query=scope.get("query_string", b"")),
+            headers=headers,
+            content=_body(receive),
+        )
+        try:
+            upstream = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            logger.error("the command did not answer a proxied request: %s", exc)
+            return PlainTextResponse(UNAVAILABLE, status_code=503)
+        # The bytes go on as they came (aiter_raw: still encoded), so every header holds.
+        response = StreamingResponse(_relay(upstream), status_code=upstream.status_code)
+        response.raw_headers = [
+            (name, value)
+            for name, value in upstream.headers.raw
+            if name.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
+        return response
+
+
+async def _relay(upstream: httpx.Response) -> Any:
+    """The upstream body as it arrives; the upstream response is closed however it ends."""
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+async def _body(receive: Receive) -> Any:
+    """The request body as it arrives, chunk by chunk."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)

@@ -1,0 +1,519 @@
+"""``tiffin.depends(Other)``: one service using another, composed in one process.
+
+As BentoML's ``bentoml.depends`` (``_bentoml_sdk/service/dependency.py``,
+1.4.40), ``depends(Other)`` is a class attribute of the dependent; reading it
+on the instance gives a proxy whose methods are ``Other``'s APIs. BentoML serves
+each service of the graph as a process of its own and calls over HTTP; tiffin
+runs the whole graph in the dependent's process instead:
+
+- The dependent's startup starts every service it depends on, deepest first,
+  each once per graph (a diamond shares its bottom), each with its whole
+  lifespan (``__init__``, ``on_startup`` hooks, mounted apps), before the
+  dependent's ``__init__``. They stop after the dependent's shutdown, in reverse.
+- ``proxy.api(...)`` calls the running instance's method as it is (a sync API is
+  a plain call, an async one returns a coroutine); ``proxy.to_async.api(...)``
+  is always awaitable and ``proxy.to_sync.api(...)`` always blocking, as
+  BentoML's ``RemoteProxy`` offers. Inside the call ``get_current_service()``
+  is the dependency's instance.
+- ``depends(url=...)`` calls a remote service over HTTP (``tiffin.remote_proxy``).
+- ``depends(deployment=...)`` and ``cluster=`` need BentoCloud: a clear error.
+- A test replaces a dependency with ``Service.to_asgi(dependencies={Other: Fake})``
+  (a service, started in its place, or any object, used as it is).
+- Outside a running graph (``MyService()`` in a test), the attribute is a plain
+  instance of ``Other``, as BentoML gives (``Dependency.get`` calls ``on()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from tiffin import context
+from tiffin.exceptions import BentoMLConfigException, BentoMLException
+
+if TYPE_CHECKING:
+    from tiffin.remote_proxy import RemoteProxy
+    from tiffin.service import Service
+
+T = TypeVar("T")
+
+CLOUD_ONLY = (
+    "depends(deployment=...) and depends(cluster=...) name a BentoCloud deployment, which "
+    "tiffin cannot reach; use depends(url='http://host:port') for a service served elsewhere, "
+    "or depends(TheService) to run it in this process"
+)
+
+
+class Dependency(Generic[T]):
+    """The class attribute ``depends()`` returns; reading it on an instance gives a proxy."""
+
+    def __init__(self, on: Service[T] | None = None, *, url: str | None = None) -> None:
+        self.on = on
+        self.url = url
+        self.attribute = "<dependency>"
+        self._standalone: Any = None
+        self._standalone_lock = threading.Lock()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    def __repr__(self) -> str:
+        target = self.url if self.url is not None else getattr(self.on, "name", self.on)
+        return f"<tiffin.Dependency {self.attribute!r} on {target!r}>"
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        resolved = _resolved(self, instance)
+        if resolved is not _MISSING:
+            return resolved
+        return self._outside_a_graph()
+
+    def _outside_a_graph(self) -> Any:
+        """No running graph holds the instance: BentoML's ``Dependency.get`` without a server."""
+        with self._standalone_lock:
+            if self._standalone is None:
+                if self.url is not None:
+                    from tiffin.remote_proxy import RemoteProxy
+
+                    self._standalone = RemoteProxy(self.url, service=self.on)
+                else:
+                    assert self.on is not None
+                    self._standalone = standalone_instance(self.on)
+            return self._standalone
+
+
+def depends(
+    on: Service[T] | None = None,
+    *,
+    url: str | None = None,
+    deployment: str | None = None,
+    cluster: str | None = None,
+) -> Any:
+    """Declare that a service uses ``on`` (run in this process) or the service at ``url``."""
+    from tiffin.service import Service
+
+    if on is not None and not isinstance(on, Service):
+        raise BentoMLConfigException(
+            f"depends() expects a class decorated with @tiffin.service, got "
+            f"{type(on).__name__} {on!r}"
+        )
+    if deployment is not None or cluster is not None:
+        raise BentoMLConfigException(CLOUD_ONLY)
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        raise BentoMLConfigException(
+            f"depends(url=...) needs an http:// or https:// URL, got {url!r}"
+        )
+    if on is None and url is None:
+        raise BentoMLConfigException(
+            "depends() needs the service to depend on (depends(Other)) or its url= "
+            "(depends(url='http://host:port'))"
+        )
+    return Dependency(on, url=url)
+
+
+def collect_dependencies(inner: type) -> dict[str, Dependency[Any]]:
+    """The class's ``depends()`` attributes by name, base classes first."""
+    found: dict[str, Dependency[Any]] = {}
+    for cls in reversed(inner.__mro__[:-1]):
+        for attribute, value in vars(cls).items():
+            if isinstance(value, Dependency):
+                found[attribute] = value
+    return found
+
+
+def standalone_instance(service: Service[Any]) -> Any:
+    """A plain instance of ``service``'s class with BentoML's ``to_async``/``to_sync``."""
+    instance = service.inner()
+    with contextlib.suppress(AttributeError):  # a class with __slots__ goes without
+        instance.to_async = AsyncCalls(service, instance, None)
+        instance.to_sync = SyncCalls(service, instance, None, None)
+    return instance
+
+
+# ---------------------------------------------------------------------------
+# Resolution: which proxy answers a dependency read on a given instance.
+
+_MISSING: Any = object()
+
+
+def _resolved(dependency: Dependency[Any], instance: Any) -> Any:
+    """The proxy the graph running ``instance`` holds for ``dependency``, or ``_MISSING``.
+
+    During ``__init__`` the instance is not yet the runtime's, so the runtime
+    of the current context answers (the composed app sets it around startup).
+    """
+    current = context.current_runtime()
+    candidates = [current] if current is not None else []
+    candidates.extend(r for r in context.running_runtimes() if r is not current)
+    for runtime in candidates:
+        resolved: Mapping[Dependency[Any], Any] | None = getattr(runtime, "dependencies", None)
+        if not resolved or dependency not in resolved:
+            continue
+        owner = getattr(runtime, "instance", None)
+        if owner is None or owner is instance:
+            return resolved[dependency]
+    return _MISSING
+
+
+# ---------------------------------------------------------------------------
+# The in-process proxy.
+
+
+def _api_methods(service: Service[Any]) -> dict[str, Any]:
+    """API specs by method name (the name BentoML's proxies use)."""
+    return {spec.func.__name__: spec for spec in service.apis.values()}
+
+
+def _call_in(runtime: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Call ``func`` with ``get_current_service()`` answering ``runtime``'s instance."""
+    if runtime is None:
+        return func(*args, **kwargs)
+    token = context.enter(runtime)
+    try:
+        result = func(*args, **kwargs)
+    finally:
+        context.leave(token)
+    if inspect.iscoroutine(result):
+        return _in_context_coroutine(runtime, result)
+    if inspect.isasyncgen(result):
+        return _in_context_async_gen(runtime, result)
+    if inspect.isgenerator(result):
+        return _in_context_gen(runtime, result)
+    return result
+
+
+async def _in_context_coroutine(runtime: Any, coroutine: Any) -> Any:
+    token = context.enter(runtime)
+    try:
+        return await coroutine
+    finally:
+        context.leave(token)
+
+
+async def _in_context_async_gen(runtime: Any, agen: Any) -> AsyncIterator[Any]:
+    # Entered around each step: the consumer may step it from different contexts.
+    while True:
+        token = context.enter(runtime)
+        try:
+            item = await anext(agen)
+        except StopAsyncIteration:
+            return
+        finally:
+            context.leave(token)
+        yield item
+
+
+def _in_context_gen(runtime: Any, gen: Any) -> Iterator[Any]:
+    # Entered around each step: to_async steps it in a new thread (a new context) each time.
+    while True:
+        token = context.enter(runtime)
+        try:
+            item = next(gen)
+        except StopIteration:
+            return
+        finally:
+            context.leave(token)
+        yield item
+
+
+class _Calls:
+    """A namespace of one service's APIs: ``calls.summarize(...)``."""
+
+    def __init__(self, service: Service[Any], instance: Any, runtime: Any) -> None:
+        self._service = service
+        self._instance = instance
+        self._runtime = runtime
+        self._apis = _api_methods(service)
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._apis)
+
+    def __getattr__(self, name: str) -> Any:
+        spec = self._apis.get(name) if not name.startswith("_") else None
+        if spec is None:
+            raise AttributeError(
+                f"service {self._service.name!r} has no API {name!r}; its APIs: "
+                f"{', '.join(sorted(self._apis)) or 'none'}"
+            )
+        method = getattr(self._instance, name)
+        return self._wrap(spec, method)
+
+    def _wrap(self, spec: Any, method: Callable[..., Any]) -> Callable[..., Any]:
+        raise NotImplementedError
+
+
+class AsyncCalls(_Calls):
+    """``proxy.to_async.api(...)``: awaitable (or an async iterator for a streaming API)."""
+
+    def _wrap(self, spec: Any, method: Callable[..., Any]) -> Callable[..., Any]:
+        runtime = self._runtime
+        if spec.is_async:
+            return lambda *args, **kwargs: _call_in(runtime, method, args, kwargs)
+        if spec.is_stream:
+
+            async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                gen = _call_in(runtime, method, args, kwargs)
+                done = object()
+                while (item := await asyncio.to_thread(next, gen, done)) is not done:
+                    yield item
+
+            return stream
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(_call_in, runtime, method, args, kwargs)
+
+        return call
+
+
+class SyncCalls(_Calls):
+    """``proxy.to_sync.api(...)``: blocking (or an iterator for a streaming API).
+
+    An async API runs on the loop of the dependency's server; from that loop's own
+    thread a blocking call would deadlock, so it is refused there with the fix.
+    """
+
+    def __init__(
+        self,
+        service: Service[Any],
+        instance: Any,
+        runtime: Any,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        super().__init__(service, instance, runtime)
+        self._loop = loop
+
+    def _wrap(self, spec: Any, method: Callable[..., Any]) -> Callable[..., Any]:
+        runtime = self._runtime
+        if not spec.is_async:
+            return lambda *args, **kwargs: _call_in(runtime, method, args, kwargs)
+        if spec.is_stream:
+
+            def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                with self._blocking_on(spec) as run:
+                    agen = _call_in(runtime, method, args, kwargs)
+                    done = object()
+                    while (item := run(anext(agen, done))) is not done:
+                        yield item
+
+            return stream
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._blocking_on(spec) as run:
+                return run(_call_in(runtime, method, args, kwargs))
+
+        return call
+
+    @contextlib.contextmanager
+    def _blocking_on(self, spec: Any) -> Iterator[Callable[[Any], Any]]:
+        """A function running an awaitable to its end from this (loop-less) thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            name = spec.func.__name__
+            raise BentoMLException(
+                f"to_sync.{name}() blocks, and it was called on a running event loop; in "
+                f"async code use `await proxy.to_async.{name}(...)`"
+            )
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            yield lambda awaitable: asyncio.run_coroutine_threadsafe(
+                _awaited(awaitable), loop
+            ).result()
+            return
+        # No server loop (a plain instance): one private loop for the whole call, as
+        # BentoML's _SyncWrapper runs it with run_until_complete.
+        private = asyncio.new_event_loop()
+        try:
+            yield lambda awaitable: private.run_until_complete(_awaited(awaitable))
+        finally:
+            private.run_until_complete(private.shutdown_asyncgens())
+            private.close()
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class LocalProxy:
+    """A running dependency of the same process: its APIs as methods, sync and async.
+
+    ``proxy.api(...)`` is the instance's own method (sync stays sync, async
+    returns a coroutine); ``to_async`` and ``to_sync`` as BentoML's proxy.
+    Attributes that are not APIs are refused, as BentoML's ``RemoteProxy`` does.
+    """
+
+    def __init__(
+        self, service: Service[Any], runtime: Any, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.service = service
+        self._runtime = runtime
+        self._loop = loop
+        self._apis = _api_methods(service)
+
+    def __repr__(self) -> str:
+        return f"<tiffin.LocalProxy of running service {self.service.name!r}>"
+
+    @property
+    def instance(self) -> Any:
+        """The running instance (for a test that wants to look inside)."""
+        return self._runtime.instance
+
+    @property
+    def to_async(self) -> AsyncCalls:
+        return AsyncCalls(self.service, self._runtime.instance, self._runtime)
+
+    @property
+    def to_sync(self) -> SyncCalls:
+        return SyncCalls(self.service, self._runtime.instance, self._runtime, self._loop)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*self._apis, "to_async", "to_sync", "instance", "service"})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._apis:
+            raise AttributeError(
+                f"{name!r} is not an API of service {self.service.name!r}: a dependency "
+                f"proxy offers its APIs ({', '.join(sorted(self._apis)) or 'none'}), "
+                "to_async and to_sync"
+            )
+        method = getattr(self._runtime.instance, name)
+        return lambda *args, **kwargs: _call_in(self._runtime, method, args, kwargs)
+
+
+# ---------------------------------------------------------------------------
+# The graph: every service a dependent needs, started before it, stopped after it.
+
+
+def _graph_order(root: Service[Any], overrides: Mapping[Service[Any], Any]) -> list[Service[Any]]:
+    """The services ``root`` needs in process, deepest first, each once (not ``root``)."""
+    from tiffin.service import Service
+
+    order: list[Service[Any]] = []
+    visiting: list[Service[Any]] = []
+
+    def visit(service: Service[Any]) -> None:
+        if service in order:
+            return
+        if service in visiting:
+            cycle = " -> ".join(s.name for s in (*visiting, service))
+            raise BentoMLConfigException(f"services depend on each other in a cycle: {cycle}")
+        visiting.append(service)
+        for dependency in service.dependencies.values():
+            if dependency.url is not None or dependency.on is None:
+                continue
+            target = overrides.get(dependency.on, dependency.on)
+            if isinstance(target, Service):
+                visit(target)
+        visiting.pop()
+        order.append(service)
+
+    visit(root)
+    order.remove(root)
+    return order
+
+
+def check_overrides(root: Service[Any], overrides: Mapping[Any, Any]) -> dict[Service[Any], Any]:
+    """``to_asgi(dependencies=...)``: each key a service that ``root``'s graph runs."""
+    from tiffin.service import Service
+
+    in_graph = {root, *_graph_order(root, {})}
+    used = {
+        dependency.on
+        for service in in_graph
+        for dependency in service.dependencies.values()
+        if dependency.on is not None
+    }
+    for original in overrides:
+        if not isinstance(original, Service):
+            raise BentoMLConfigException(
+                f"service {root.name!r}: dependencies= maps a service to its stand-in; the key "
+                f"{original!r} is not a service"
+            )
+        if original not in used:
+            names = ", ".join(sorted(s.name for s in used)) or "none"
+            raise BentoMLConfigException(
+                f"service {root.name!r}: dependencies= replaces {original.name!r}, which it "
+                f"does not depend on (its dependencies: {names})"
+            )
+    return dict(overrides)
+
+
+class DependencyGraph:
+    """Starts and stops the dependencies of one composed app; holds their proxies."""
+
+    def __init__(
+        self, root: Service[Any], overrides: Mapping[Service[Any], Any] | None = None
+    ) -> None:
+        self.root = root
+        self.overrides = dict(overrides or {})
+        self._order = _graph_order(root, self.overrides)
+        self._proxies: dict[Service[Any], Any] = {}
+        self._remotes: list[RemoteProxy] = []
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.root.dependencies
+
+    async def start(
+        self, starting: Callable[[str], None] | None = None
+    ) -> dict[Dependency[Any], Any]:
+        """Start every dependency in process; return the root's proxies by dependency.
+
+        ``starting`` is told the name of each service as its startup begins.
+        """
+        from tiffin.service import Service
+
+        loop = asyncio.get_running_loop()
+        self._stack = contextlib.AsyncExitStack()
+        for original, replacement in self.overrides.items():
+            if not isinstance(replacement, Service):
+                self._proxies[original] = replacement  # a stand-in object, used as it is
+        try:
+            for service in self._order:
+                if starting is not None:
+                    starting(service.name)
+                app = service.to_asgi()
+                app.runtime.dependencies = self.resolve(service)
+                await self._stack.enter_async_context(app.running())
+                self._proxies[service] = LocalProxy(service, app.runtime, loop)
+            return self.resolve(self.root)
+        except BaseException:
+            await self.stop()
+            raise
+
+    def resolve(self, service: Service[Any]) -> dict[Dependency[Any], Any]:
+        resolved: dict[Dependency[Any], Any] = {}
+        for dependency in service.dependencies.values():
+            if dependency.url is not None:
+                from tiffin.remote_proxy import RemoteProxy
+
+                remote = RemoteProxy(dependency.url, service=dependency.on)
+                self._remotes.append(remote)
+                resolved[dependency] = remote
+                continue
+            assert dependency.on is not None
+            target = self.overrides.get(dependency.on, dependency.on)
+            resolved[dependency] = self._proxies.get(target, self._proxies.get(dependency.on))
+        return resolved
+
+    async def stop(self) -> None:
+        """Stop the dependencies in reverse order of start; close the HTTP clients."""
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                await stack.aclose()
+        finally:
+            remotes, self._remotes = self._remotes, []
+            for remote in remotes:
+                await remote.aclose()
+            self._proxies.clear()
