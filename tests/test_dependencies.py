@@ -142,13 +142,13 @@ async def test_a_call_runs_as_the_dependency_and_a_shared_dependency_runs_once()
 
 
 async def test_the_proxy_offers_only_apis() -> None:
-    _, model, frontend = event_services([])
+    _, _, frontend = event_services([])
     app = frontend.to_asgi()
     async with app.running():
         proxy = app.runtime.instance.model
-        with pytest.raises(AttributeError, match="'closed' is not an API of service 'Model'"):
+        with pytest.raises(AttributeError, match=r"'closed' is not an API of service 'Model'"):
             proxy.closed  # noqa: B018
-        with pytest.raises(BentoMLException, match="await proxy.to_async.apredict"):
+        with pytest.raises(BentoMLException, match=r"await proxy.to_async.apredict"):
             proxy.to_sync.apredict("x")  # blocking on the running loop would deadlock
 
 
@@ -166,7 +166,7 @@ async def test_a_failing_dependency_fails_the_dependent_naming_it() -> None:
             raise AssertionError("never reached")
 
     app = User.to_asgi()
-    with pytest.raises(StartupError, match="its dependency, service 'Broken'.*no GPU"):
+    with pytest.raises(StartupError, match=r"its dependency, service 'Broken'.*no GPU"):
         await app.startup()
 
 
@@ -219,9 +219,9 @@ def test_outside_a_server_the_dependency_is_a_plain_instance() -> None:
 def test_cloud_only_and_wrong_arguments_are_clear_errors() -> None:
     with pytest.raises(BentoMLConfigException, match="BentoCloud"):
         tiffin.depends(deployment="ci-iris")
-    with pytest.raises(BentoMLConfigException, match="decorated with @tiffin.service"):
+    with pytest.raises(BentoMLConfigException, match=r"decorated with @tiffin.service"):
         tiffin.depends(object)  # type: ignore[arg-type]
-    with pytest.raises(BentoMLConfigException, match="http:// or https:// URL"):
+    with pytest.raises(BentoMLConfigException, match=r"http:// or https:// URL"):
         tiffin.depends(url="localhost:3000")
     with pytest.raises(BentoMLConfigException, match=r"depends\(\) needs"):
         tiffin.depends()
@@ -255,7 +255,7 @@ def test_a_remote_service_is_called_over_http(
     assert caller.model.to_sync.echo({"a": 1}) == {"a": 1}
     assert list(caller.model.to_sync.count(n=3)) == ["0", "1", "2"]
     assert caller.anonymous.to_sync.shout(text="x") == "X"
-    with pytest.raises(BentoMLException, match="to_sync.shout"):
+    with pytest.raises(BentoMLException, match=r"to_sync.shout"):
         caller.anonymous.shout("x")
     with pytest.raises(NotFound, match="no such thing"):
         caller.model.to_sync.missing()
