@@ -75,16 +75,19 @@ def has_command(inner: type) -> bool:
     return hasattr(inner, "__command__")
 
 
-def command_of(instance: Any) -> list[str] | None:
-    """The argv ``instance.__command__()`` returns, environment variables expanded."""
-    getter = getattr(instance, "__command__", None)
-    if getter is None:
-        return None
-    if not callable(getter):
-        raise TypeError(
-            f"__command__ must be a callable that returns a list of strings, got "
-            f"{type(getter).__name__}"
+def check_command(inner: type, service_name: str) -> None:
+    """At definition: ``__command__`` must be a method (BentoML finds out only at startup)."""
+    getter = getattr(inner, "__command__", None)
+    if getter is not None and not callable(getter):
+        raise BentoMLConfigException(
+            f"service {service_name!r}: __command__ must be a method returning the command's "
+            f"argv (a list of strings), got {type(getter).__name__} {getter!r}"
         )
+
+
+def command_of(instance: Any) -> list[str]:
+    """The argv ``instance.__command__()`` returns, environment variables expanded."""
+    getter = instance.__command__
     argv = getter()
     if (
         not isinstance(argv, (list, tuple))

@@ -35,7 +35,11 @@ async def proxy_websocket(
         return
     query = scope.get("query_string", b"").decode("latin-1")
     url = base_url.replace("http", "ws", 1) + path + (f"?{query}" if query else "")
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() in FORWARDED]
+    headers = {
+        k.decode("latin-1"): v.decode("latin-1")
+        for k, v in scope["headers"]
+        if k.lower() in FORWARDED
+    }
     async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
         try:
             connection: Any = aconnect_ws(url, client, headers=headers)

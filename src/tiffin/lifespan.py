@@ -350,12 +350,16 @@ class ServiceLifespan:
     # -- __command__: a process started last, proxied to, stopped first (command.py)
 
     async def _start_command(self) -> None:
-        from tiffin.command import CommandProcess, command_of
+        from tiffin.command import CommandProcess, command_of, has_command
 
-        argv = command_of(self.runtime.instance)
-        if argv is None:
+        if not has_command(self.service.inner):
             return
-        step = self.current_step = Step("command", repr(" ".join(argv)))
+        step = self.current_step = Step("command", "")
+        try:
+            argv = command_of(self.runtime.instance)
+        except Exception as exc:
+            raise self._startup_error(step, exc) from exc
+        step.name = repr(" ".join(argv))
         command = CommandProcess(argv, self.runtime.config, self.service.context.state)
         try:
             await command.start()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
+from tiffin.command import check_command
 from tiffin.config import (
     Metrics,
     Resources,
@@ -82,6 +83,7 @@ class Service(Generic[T]):
         # -- Service.context.state (BentoML's ServiceContext): the __command__ proxy puts its
         #    process and HTTP client there (tiffin.command); BentoVLLM's __metrics__ reads it.
         self.context = SimpleNamespace(state={})
+        check_command(inner, service_name)  # -- __command__ (tiffin.command)
 
     @property
     def name(self) -> str:
