@@ -19,6 +19,7 @@ asgi_app = mount_asgi_app
 # The modules imported above are attributes of the package now; only the names of
 # ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
 for _module in (
+    "command",
     "config",
     "context",
     "dependencies",
