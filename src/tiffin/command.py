@@ -206,7 +206,8 @@ class CommandProcess:
         ]
         request = self.client.build_request(
             scope["method"],
-            httpx.URL(path=path, query=scope.get("query_string", b"")),
+            # An empty query would still add "?" to the path the command sees.
+            httpx.URL(path=path, query=scope.get("query_string") or None),
             headers=headers,
             content=_body(receive),
         )
