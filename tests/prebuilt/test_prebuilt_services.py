@@ -152,7 +152,9 @@ def served_with_proxy_port(
         args += ["--arg", f"port={proxy_port}"]
     environment = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(FAKES), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(FAKES), str(REPO), os.environ.get("PYTHONPATH")])
+        ),
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
