@@ -50,7 +50,7 @@ def fresh(name: str) -> ModuleType:
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engines' stand-ins importable (torch, sglang, orjson...) and `vllm` on PATH."""
     monkeypatch.syspath_prepend(str(FAKES))
-    for name in ("torch", "sglang", "transformers", "orjson"):
+    for name in ("torch", "sglang", "transformers", "orjson", "vllm", "openai"):
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             monkeypatch.delitem(sys.modules, loaded)
     monkeypatch.setenv("PATH", f"{FAKES / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -188,3 +188,32 @@ def served_with_proxy_port(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
+
+
+# --- OpenLLM: a model template (gemma3 1b) -------------------------------------------------
+
+
+async def test_openllm_template_serves_vllm_routes_ui_and_its_api(stand_ins: None) -> None:
+    module = fresh("openllm_gemma3_1b")
+    import vllm.entrypoints.openai.api_server as vllm_api_server
+
+    async with running_client(module.LLM) as client:
+        generated = await client.post("/generate", json={"prompt": "ahoy"})
+        assert generated.text == "Arr, stand-in says: ahoy "
+        models = (await client.get("/v1/models")).json()
+        assert models["data"][0]["id"] == "google/gemma-3-1b-it"
+        chat = {"messages": [{"role": "user", "content": "hi"}]}
+        answer = (await client.post("/v1/chat/completions", json=chat)).json()
+        assert answer["choices"][0]["message"]["content"] == "echo: hi"
+        assert "stand-in chat page" in (await client.get("/chat/")).text
+        assert "stand-in chat page" in (await client.get("/chat/some/route")).text
+        # The router's lifespan joined the app's after the app was mounted: it ran.
+        assert vllm_api_server.events[:2] == ["engine started", "vllm lifespan startup"]
+    assert vllm_api_server.events[-2:] == ["vllm lifespan shutdown", "engine stopped"]
+
+
+def test_openllm_template_under_tiffin_serve(stand_ins: None) -> None:
+    with served_with_proxy_port("tests.prebuilt.openllm_gemma3_1b:LLM", None) as url:
+        answer = httpx.post(f"{url}/generate", json={"prompt": "x"}, timeout=10)
+        assert answer.text.startswith("Arr, stand-in")
+        assert httpx.get(f"{url}/v1/models").json()["data"][0]["id"] == "google/gemma-3-1b-it"
