@@ -37,13 +37,20 @@ REPO = HERE.parents[1]
 FAKES = REPO / "tests" / "fake_packages"
 
 
-def fresh(name: str) -> ModuleType:
-    """The module ``tests.prebuilt.<name>`` run again as a new module object."""
-    spec = importlib.util.find_spec(f"tests.prebuilt.{name}")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``fresh(name)``: the module ``tests.prebuilt.<name>`` run again as a new module object
+    (in ``sys.modules`` for the test: pydantic resolves its annotations there)."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.find_spec(f"tests.prebuilt.{name}")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ def vllm_port(monkeypatch: pytest.MonkeyPatch, stand_ins: None) -> int:
 # --- BentoVLLM: llama3.1-8b-instruct -------------------------------------------------------
 
 
-async def test_bentovllm_proxies_openai_routes_to_vllm_serve(vllm_port: int) -> None:
+async def test_bentovllm_proxies_openai_routes_to_vllm_serve(vllm_port: int, fresh: Any) -> None:
     module = fresh("bentovllm_llama3_1_8b_instruct")
     llm = module.LLM
     assert llm.name == "llama3.1-8b-instruct"
@@ -105,7 +112,7 @@ def test_bentovllm_under_tiffin_serve(stand_ins: None) -> None:
 # --- BentoSGLang: qwen3 -------------------------------------------------------------------
 
 
-async def test_bentosglang_serves_its_api_and_openai_routes(stand_ins: None) -> None:
+async def test_bentosglang_serves_its_api_and_openai_routes(stand_ins: None, fresh: Any) -> None:
     module = fresh("bentosglang_qwen3")
     async with running_client(module.SGL) as client:
         generated = await client.post("/generate", json={"prompt": "hello"})
@@ -193,7 +200,9 @@ def served_with_proxy_port(
 # --- OpenLLM: a model template (gemma3 1b) -------------------------------------------------
 
 
-async def test_openllm_template_serves_vllm_routes_ui_and_its_api(stand_ins: None) -> None:
+async def test_openllm_template_serves_vllm_routes_ui_and_its_api(
+    stand_ins: None, fresh: Any
+) -> None:
     module = fresh("openllm_gemma3_1b")
     import vllm.entrypoints.openai.api_server as vllm_api_server
 
