@@ -203,3 +203,13 @@ def test_served_over_a_socket_the_command_is_proxied_and_stopped(tmp_path: Path)
         assert answer.json()["path"] == "/v1/chat"
         pid = answer.json()["pid"]
     assert not alive(pid)
+
+
+async def test_cmd_in_the_service_options_is_the_command(port: int) -> None:
+    # BentoML's `cmd=[...]` (a service without __command__); needs the `cmd` config key.
+    @tiffin.service(cmd=[sys.executable, str(COMMANDS / "upstream.py"), str(port)])
+    class WithCmd:
+        pass
+
+    async with running_client(WithCmd) as client:
+        assert (await client.get("/from/cmd")).json()["path"] == "/from/cmd"

@@ -4,7 +4,8 @@ BentoML's behaviour (``_bentoml_impl/server/proxy.py`` and ``server/app.py``,
 checked against 1.4.40), which tiffin follows:
 
 - ``__command__`` is a method of the class returning the argv (``["vllm",
-  "serve", ...]``); ``$VAR``/``${VAR}`` in it are expanded from the environment.
+  "serve", ...]``), or the service is given ``cmd=[...]``; ``$VAR``/``${VAR}``
+  in it are expanded from the environment.
   It is started after every other startup step (BentoML runs it in the
   lifespan of a proxy app mounted last) and is ready when ``GET
   http://localhost:{http.proxy_port}{endpoints.livez}`` answers 2xx (defaults
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tiffin.config import ServiceConfig
+    from tiffin.service import Service
 
 logger = logging.getLogger("tiffin")
 
@@ -70,9 +72,14 @@ HOP_BY_HOP = frozenset(
 )
 
 
-def has_command(inner: type) -> bool:
-    """BentoML's ``Service.has_custom_command``: the class defines ``__command__``."""
-    return hasattr(inner, "__command__")
+def has_command(service: Service[Any]) -> bool:
+    """BentoML's ``Service.has_custom_command``: ``__command__`` in the class, or ``cmd=``."""
+    return hasattr(service.inner, "__command__") or _configured(service) is not None
+
+
+def _configured(service: Service[Any]) -> list[str] | None:
+    command: list[str] | None = getattr(service.config, "cmd", None)
+    return command
 
 
 def check_command(inner: type, service_name: str) -> None:
@@ -85,10 +92,10 @@ def check_command(inner: type, service_name: str) -> None:
         )
 
 
-def command_of(instance: Any) -> list[str]:
-    """The argv ``instance.__command__()`` returns, environment variables expanded."""
-    getter = instance.__command__
-    argv = getter()
+def command_of(instance: Any, service: Service[Any]) -> list[str]:
+    """The argv ``instance.__command__()`` returns (else ``cmd=``), variables expanded."""
+    getter = getattr(instance, "__command__", None)
+    argv = getter() if getter is not None else _configured(service)
     if (
         not isinstance(argv, (list, tuple))
         or not argv

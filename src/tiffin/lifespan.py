@@ -352,11 +352,11 @@ class ServiceLifespan:
     async def _start_command(self) -> None:
         from tiffin.command import CommandProcess, command_of, has_command
 
-        if not has_command(self.service.inner):
+        if not has_command(self.service):
             return
         step = self.current_step = Step("command", "")
         try:
-            argv = command_of(self.runtime.instance)
+            argv = command_of(self.runtime.instance, self.service)
         except Exception as exc:
             raise self._startup_error(step, exc) from exc
         step.name = repr(" ".join(argv))

@@ -79,7 +79,7 @@ class Router:
         self.apis = runtime.service.apis
         self.mounts = MountTable(runtime.service.mounts)
         self.serves_index = self.mounts.root is None
-        self.has_command = has_command(runtime.service.inner)
+        self.has_command = has_command(runtime.service)
 
     def _inner(self, scope: Scope) -> str | None:
         """The path below ``path_prefix``, or None when the path is outside it."""
