@@ -53,6 +53,7 @@ MatchKind = Literal[
 # BentoML, whose proxy app is mounted last at the prefix): only its probes, /metrics, its
 # APIs and its mounts stay; the index, the docs and 405s are the command's.
 TO_COMMAND = frozenset({"probe", "docs_asset", "not_allowed", "index", "miss"})
+DOCS_ROUTES = frozenset({"/docs.json", "/docs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +98,8 @@ class Router:
         found = self._match_own(scope)
         if not self.has_command or found.kind not in TO_COMMAND:
             return found
-        if found.kind == "probe" and found.path in infra.PROBES:
-            return found
+        if found.kind == "probe" and found.path not in DOCS_ROUTES:
+            return found  # its probes and /metrics (moved ones too) stay its own
         path = self._inner(scope)
         if path is None:
             return found
