@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default: info; the startup banner shows at info and debug)",
     )
+    serve.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="arguments",
+        help="a value for tiffin.use_arguments() (as `bentoml serve --arg`); repeatable",
+    )
     _add_conformance_parser(commands)
     return parser
 
@@ -124,8 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tiffin: error: {exc}", file=sys.stderr)
             return 2
     if args.command == "serve":
+        from tiffin.arguments import parse_argument
         from tiffin.serving import ServeOptions, serve
 
+        try:
+            arguments = tuple(parse_argument(item) for item in args.arguments)
+        except BentoMLException as exc:
+            print(f"tiffin: error: {exc}", file=sys.stderr)
+            return 2
         options = ServeOptions(
             target=args.target,
             host=args.host,
@@ -136,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reload=args.reload,
             log_level=args.log_level,
             working_dir=args.working_dir,
+            arguments=arguments,
         )
         try:
             return serve(options)

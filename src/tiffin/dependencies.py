@@ -482,7 +482,7 @@ class DependencyGraph:
             for service in self._order:
                 if starting is not None:
                     starting(service.name)
-                app = service.to_asgi()
+                app = service.to_asgi(is_main=False)
                 app.runtime.dependencies = self.resolve(service)
                 await self._stack.enter_async_context(app.running())
                 self._proxies[service] = LocalProxy(service, app.runtime, loop)
