@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tiffin.arguments import ARGUMENTS_ENV
 
 from tests.conftest import running_client
 from tests.serving import free_port
 from tiffin import command
+from tiffin.arguments import ARGUMENTS_ENV
 
 # BentoSGLang's /v1/models answers with FastAPI's ORJSONResponse, deprecated since: the
 # service's own choice, kept as it is.
@@ -61,6 +61,10 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             monkeypatch.delitem(sys.modules, loaded)
     monkeypatch.setenv("PATH", f"{FAKES / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    # FastAPI looks orjson up once, when fastapi.responses is first imported.
+    import fastapi.responses
+
+    monkeypatch.setattr(fastapi.responses, "orjson", importlib.import_module("orjson"))
 
 
 @pytest.fixture
