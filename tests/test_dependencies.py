@@ -295,3 +295,33 @@ def test_the_standalone_proxy_is_shared_and_thread_safe(remote_url: str) -> None
     assert len({id(proxy) for proxy in seen}) == 1
     assert seen[0].to_sync.shout(text="q") == "Q"
     seen[0].close()
+
+
+# --- the harness ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["inprocess", "live"])
+async def test_the_harness_starts_the_whole_graph(transport: str) -> None:
+    from tiffin.testing import ServiceClient
+
+    events: list[str] = []
+    _, _, frontend = event_services(events)
+    async with ServiceClient(frontend, transport=transport) as client:
+        assert (await client.post("/sync_call", json={"text": "ab"})).text == "AB"
+        assert events[0] == "Storage.__init__"
+    assert events[-1] == "Storage.on_shutdown"
+
+
+async def test_a_harness_attribute_override_replaces_a_dependency_unstarted() -> None:
+    from tiffin.testing import ServiceClient
+
+    events: list[str] = []
+    _, _, frontend = event_services(events)
+
+    class Stub:
+        def predict(self, text: str) -> str:
+            return "stub"
+
+    async with ServiceClient(frontend, model=Stub()) as client:
+        assert (await client.post("/sync_call", json={"text": "ab"})).text == "stub"
+    assert not any(event.startswith("Model") for event in events)  # never started

@@ -128,6 +128,16 @@ def collect_dependencies(inner: type) -> dict[str, Dependency[Any]]:
     return found
 
 
+def in_effect(service: Service[Any]) -> list[Dependency[Any]]:
+    """The service's dependencies still in its class: one a test replaced by setting the
+    class attribute (the harness's attribute overrides) is used as it is, never started."""
+    return [
+        dependency
+        for name, dependency in service.dependencies.items()
+        if getattr(service.inner, name, None) is dependency
+    ]
+
+
 def standalone_instance(service: Service[Any]) -> Any:
     """A plain instance of ``service``'s class with BentoML's ``to_async``/``to_sync``."""
     instance = service.inner()
@@ -407,7 +417,7 @@ def _graph_order(root: Service[Any], overrides: Mapping[Service[Any], Any]) -> l
             cycle = " -> ".join(s.name for s in (*visiting, service))
             raise BentoMLConfigException(f"services depend on each other in a cycle: {cycle}")
         visiting.append(service)
-        for dependency in service.dependencies.values():
+        for dependency in in_effect(service):
             if dependency.url is not None or dependency.on is None:
                 continue
             target = overrides.get(dependency.on, dependency.on)
@@ -429,7 +439,7 @@ def check_overrides(root: Service[Any], overrides: Mapping[Any, Any]) -> dict[Se
     used = {
         dependency.on
         for service in in_graph
-        for dependency in service.dependencies.values()
+        for dependency in in_effect(service)
         if dependency.on is not None
     }
     for original in overrides:
@@ -462,7 +472,7 @@ class DependencyGraph:
 
     @property
     def empty(self) -> bool:
-        return not self.root.dependencies
+        return not in_effect(self.root)
 
     async def start(
         self, starting: Callable[[str], None] | None = None
@@ -493,7 +503,7 @@ class DependencyGraph:
 
     def resolve(self, service: Service[Any]) -> dict[Dependency[Any], Any]:
         resolved: dict[Dependency[Any], Any] = {}
-        for dependency in service.dependencies.values():
+        for dependency in in_effect(service):
             if dependency.url is not None:
                 from tiffin.remote_proxy import RemoteProxy
 

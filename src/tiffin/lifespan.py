@@ -335,8 +335,10 @@ class ServiceLifespan:
     # -- depends(): the services this one uses start before its __init__ (dependencies.py)
 
     async def _start_dependencies(self) -> None:
-        if self.runtime.dependencies is not None or not self.service.dependencies:
-            return  # started by the graph of a dependent, which resolved them already
+        from tiffin.dependencies import in_effect
+
+        if self.runtime.dependencies is not None or not in_effect(self.service):
+            return  # none, or started by the graph of a dependent, which resolved them
         from tiffin.dependencies import DependencyGraph
 
         graph = self._graph = DependencyGraph(self.service, self.runtime.dependency_overrides)
