@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -213,3 +214,41 @@ async def test_cmd_in_the_service_options_is_the_command(port: int) -> None:
 
     async with running_client(WithCmd) as client:
         assert (await client.get("/from/cmd")).json()["path"] == "/from/cmd"
+
+
+def upstream_processes(port: int) -> list[int]:
+    """Pids of the upstream test servers listening on ``port`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if any(a.endswith(b"upstream.py") for a in argv) and str(port).encode() in argv:
+                    found.append(int(entry.name))
+    return found
+
+
+async def test_two_apps_on_one_port_share_one_process(port: int) -> None:
+    first, second = upstream_service(port).to_asgi(), upstream_service(port).to_asgi()
+    async with first.running(), second.running():
+        assert len(upstream_processes(port)) == 1  # the second waited for the first's
+        assert second.service.context.state["proc"] is None
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/via/second")).json()["path"] == "/via/second"
+
+
+def test_several_workers_run_one_command(tmp_path: Path) -> None:
+    target = tmp_path / "svc.py"
+    port = free_port()
+    target.write_text(
+        "import sys\nimport tiffin\n"
+        f"@tiffin.service(http={{'proxy_port': {port}}})\nclass Svc:\n"
+        "    def __command__(self):\n"
+        f"        return [sys.executable, {str(COMMANDS / 'upstream.py')!r}, '{port}']\n"
+    )
+    with serving(f"{target}:Svc", "--workers", "2", cwd=tmp_path, ready_within=40) as server:
+        pids = {httpx.get(f"{server.url}/x", timeout=5).json()["pid"] for _ in range(6)}
+        assert len(pids) == 1
+        assert len(upstream_processes(port)) == 1
+    assert upstream_processes(port) == []

@@ -20,6 +20,9 @@ checked against 1.4.40), which tiffin follows:
   ``httpx.AsyncClient`` on the command's URL), which BentoVLLM's
   ``__metrics__`` reads.
 - At shutdown the process gets SIGTERM, then SIGKILL after a grace period.
+- One process serves a port: BentoML starts it in worker 1 only (every worker
+  with ``replicate_process=True``); tiffin's workers agree through a lock file
+  per port, and the others proxy to the one that holds it.
 
 tiffin differs in two ways, both declared: websockets pass through (BentoML's
 proxy has only HTTP routes), and the process runs in a process group of its
@@ -133,16 +136,32 @@ class CommandProcess:
         self.port: int = getattr(http, "proxy_port", None) or DEFAULT_PROXY_PORT
         self.health_path: str = getattr(endpoints, "livez", None) or DEFAULT_HEALTH_PATH
         self.url = f"http://localhost:{self.port}"
+        self.replicate = bool(getattr(config, "replicate_process", None))
         self.state = state
         self.process: asyncio.subprocess.Process | None = None
         self.client: httpx.AsyncClient | None = None
+        self._lock: int | None = None  # the lock file's descriptor while this one runs it
 
     async def start(self) -> None:
-        """Start the process, then wait until its health endpoint answers."""
+        """Start the process, then wait until its health endpoint answers.
+
+        One process per port, as BentoML starts it in worker 1 only: the worker (or
+        composed app) holding the port's lock file starts it, the others wait for it
+        to be healthy and proxy to it; if its holder goes, the next one starts it.
+        ``replicate_process=True`` gives every worker its own (BentoML's option).
+        """
         import httpx
 
-        logger.info("starting the service's command: %s", " ".join(self.argv))
         self.client = httpx.AsyncClient(base_url=self.url, timeout=None)
+        while not self.replicate:
+            self._lock = _try_lock(self.port)
+            if self._lock is not None:
+                break
+            if await self._healthy():
+                self.state.update({"proc": None, "client": self.client})
+                return  # another worker's command serves this port
+            await asyncio.sleep(POLL_SECONDS)
+        logger.info("starting the service's command: %s", " ".join(self.argv))
         self.process = await asyncio.create_subprocess_exec(
             *self.argv, start_new_session=True, preexec_fn=_die_with_parent()
         )
@@ -186,6 +205,9 @@ class CommandProcess:
                     _signal_group(process.pid, signal.SIGKILL)
                     await process.wait()
         finally:
+            if self._lock is not None:
+                os.close(self._lock)  # releases the port for a worker still running
+                self._lock = None
             for key in ("proc", "client"):
                 self.state.pop(key, None)
             client, self.client = self.client, None
@@ -253,6 +275,21 @@ async def _body(receive: Receive) -> Any:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+def _try_lock(port: int) -> int | None:
+    """An exclusive lock on this port's lock file (its descriptor), or None if held."""
+    import fcntl
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"tiffin-command-{port}.lock")
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def _signal_group(pid: int, signum: int) -> None:
