@@ -325,3 +325,19 @@ async def test_a_harness_attribute_override_replaces_a_dependency_unstarted() ->
     async with ServiceClient(frontend, model=Stub()) as client:
         assert (await client.post("/sync_call", json={"text": "ab"})).text == "stub"
     assert not any(event.startswith("Model") for event in events)  # never started
+
+
+def test_url_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from tiffin.exceptions import MissingDependencyException
+
+    monkeypatch.delitem(sys.modules, "tiffin.remote_proxy", raising=False)
+    monkeypatch.setitem(sys.modules, "httpx", None)  # `import httpx` fails, as without the extra
+
+    @tiffin.service
+    class Caller:
+        remote = tiffin.depends(url="http://127.0.0.1:1")
+
+    with pytest.raises(MissingDependencyException, match=r"tiffin\[test\]"):
+        Caller().remote  # noqa: B018

@@ -150,7 +150,15 @@ class CommandProcess:
         to be healthy and proxy to it; if its holder goes, the next one starts it.
         ``replicate_process=True`` gives every worker its own (BentoML's option).
         """
-        import httpx
+        try:
+            import httpx
+        except ModuleNotFoundError as exc:  # tiffin serves without its test extra
+            from tiffin.exceptions import MissingDependencyException
+            from tiffin.extras import missing_test_extra
+
+            raise MissingDependencyException(
+                missing_test_extra("proxying to __command__", exc)
+            ) from None
 
         self.client = httpx.AsyncClient(base_url=self.url, timeout=None)
         while not self.replicate:

@@ -78,9 +78,7 @@ class Dependency(Generic[T]):
         with self._standalone_lock:
             if self._standalone is None:
                 if self.url is not None:
-                    from tiffin.remote_proxy import RemoteProxy
-
-                    self._standalone = RemoteProxy(self.url, service=self.on)
+                    self._standalone = remote_proxy(self.url, self.on)
                 else:
                     assert self.on is not None
                     self._standalone = standalone_instance(self.on)
@@ -116,6 +114,18 @@ def depends(
             "(depends(url='http://host:port'))"
         )
     return Dependency(on, url=url)
+
+
+def remote_proxy(url: str, service: Service[Any] | None) -> RemoteProxy:
+    """The HTTP proxy of ``depends(url=...)``; it needs httpx (tiffin's test extra)."""
+    try:
+        from tiffin.remote_proxy import RemoteProxy
+    except ModuleNotFoundError as exc:
+        from tiffin.exceptions import MissingDependencyException
+        from tiffin.extras import missing_test_extra
+
+        raise MissingDependencyException(missing_test_extra("depends(url=...)", exc)) from None
+    return RemoteProxy(url, service=service)
 
 
 def collect_dependencies(inner: type) -> dict[str, Dependency[Any]]:
@@ -505,9 +515,7 @@ class DependencyGraph:
         resolved: dict[Dependency[Any], Any] = {}
         for dependency in in_effect(service):
             if dependency.url is not None:
-                from tiffin.remote_proxy import RemoteProxy
-
-                remote = RemoteProxy(dependency.url, service=dependency.on)
+                remote = remote_proxy(dependency.url, dependency.on)
                 self._remotes.append(remote)
                 resolved[dependency] = remote
                 continue
