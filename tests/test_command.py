@@ -42,6 +42,10 @@ def upstream_service(port: int, script: str = "upstream.py", **options: Any) -> 
         def own(self) -> str:
             return "tiffin's own API"
 
+        @tiffin.api
+        async def via_ctx(self, ctx: tiffin.Context) -> str:
+            return (await ctx.state["client"].get("/health")).text
+
     return WithCommand
 
 
@@ -69,6 +73,7 @@ async def test_every_other_path_is_proxied_to_the_command(port: int) -> None:
         assert (await client.get("/own")).json()["method"] == "GET"  # a 405 goes on too
         # What the service serves itself stays its own.
         assert (await client.post("/own")).text == "tiffin's own API"
+        assert (await client.post("/via_ctx")).text == "ok"  # ctx.state["client"]
         assert (await client.get("/readyz")).status_code == 200
         assert "bentoml_service_request_total" in (await client.get("/metrics")).text
 

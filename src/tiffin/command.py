@@ -129,7 +129,9 @@ def _die_with_parent() -> Callable[[], None] | None:
 class CommandProcess:
     """One running ``__command__``: the process, its readiness, the proxy to it."""
 
-    def __init__(self, argv: list[str], config: ServiceConfig, state: dict[str, Any]) -> None:
+    def __init__(
+        self, argv: list[str], config: ServiceConfig, states: list[dict[str, Any]]
+    ) -> None:
         self.argv = argv
         http = getattr(config, "http", None)
         endpoints = getattr(config, "endpoints", None)
@@ -137,7 +139,7 @@ class CommandProcess:
         self.health_path: str = getattr(endpoints, "livez", None) or DEFAULT_HEALTH_PATH
         self.url = f"http://localhost:{self.port}"
         self.replicate = bool(getattr(config, "replicate_process", None))
-        self.state = state
+        self.states = states  # Service.context.state, and ctx.state of this app's APIs
         self.process: asyncio.subprocess.Process | None = None
         self.client: httpx.AsyncClient | None = None
         self._lock: int | None = None  # the lock file's descriptor while this one runs it
@@ -166,7 +168,7 @@ class CommandProcess:
             if self._lock is not None:
                 break
             if await self._healthy():
-                self.state.update({"proc": None, "client": self.client})
+                self._share({"proc": None, "client": self.client})
                 return  # another worker's command serves this port
             await asyncio.sleep(POLL_SECONDS)
         logger.info("starting the service's command: %s", " ".join(self.argv))
@@ -182,7 +184,11 @@ class CommandProcess:
                 f"the command exited with code {self.process.returncode} before "
                 f"{self.url}{self.health_path} answered; see its output above"
             )
-        self.state.update({"proc": self.process, "client": self.client})
+        self._share({"proc": self.process, "client": self.client})
+
+    def _share(self, values: dict[str, Any]) -> None:
+        for state in self.states:
+            state.update(values)
 
     async def _healthy(self) -> bool:
         import httpx
@@ -216,8 +222,9 @@ class CommandProcess:
             if self._lock is not None:
                 os.close(self._lock)  # releases the port for a worker still running
                 self._lock = None
-            for key in ("proc", "client"):
-                self.state.pop(key, None)
+            for state in self.states:
+                for key in ("proc", "client"):
+                    state.pop(key, None)
             client, self.client = self.client, None
             if client is not None:
                 await client.aclose()

@@ -378,7 +378,8 @@ class ServiceLifespan:
         except Exception as exc:
             raise self._startup_error(step, exc) from exc
         step.name = repr(" ".join(argv))
-        command = CommandProcess(argv, self.runtime.config, self.service.context.state)
+        states = [self.service.context.state, self.runtime.context.state]
+        command = CommandProcess(argv, self.runtime.config, states)
         try:
             await command.start()
         except BaseException as exc:
