@@ -31,6 +31,7 @@ for _module in (
     "frameworks",
     "hooks",
     "infra_paths",
+    "local_proxy",
     "mounts",
     "request_context",
     "responses",
