@@ -21,6 +21,7 @@ PUBLIC_NAMES = [
     "__version__",
     "api",
     "asgi_app",
+    "depends",
     "exceptions",
     "get_current_service",
     "images",

@@ -7,6 +7,7 @@ from tiffin import exceptions, images, validators
 from tiffin.api import api
 from tiffin.arguments import use_arguments
 from tiffin.context import get_current_service
+from tiffin.dependencies import depends
 from tiffin.exceptions import ServiceNotRunning
 from tiffin.hooks import on_deployment, on_shutdown, on_startup
 from tiffin.mounts import mount_asgi_app
@@ -22,12 +23,15 @@ asgi_app = mount_asgi_app
 for _module in (
     "api_io",
     "arguments",
+    "command",
     "config",
     "config_groups",
     "context",
+    "dependencies",
     "frameworks",
     "hooks",
     "infra_paths",
+    "local_proxy",
     "mounts",
     "request_context",
     "responses",
@@ -42,6 +46,7 @@ __all__ = [
     "__version__",
     "api",
     "asgi_app",
+    "depends",
     "exceptions",
     "get_current_service",
     "images",

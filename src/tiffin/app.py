@@ -68,6 +68,11 @@ class ServiceRuntime:
             else None
         )
         self.lifespan = ServiceLifespan(self)
+        # depends(): the proxies of the running dependencies (None until started), and the
+        # stand-ins a test gave with to_asgi(dependencies=...).
+        self.dependencies: dict[Any, Any] | None = None
+        self.dependency_overrides: dict[Any, Any] = {}
+        self.command: Any = None  # the running __command__ process (command.py)
         self._executor: ThreadPoolExecutor | None = None
         self._openapi: dict[str, Any] | None = None
 

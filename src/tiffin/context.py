@@ -64,3 +64,14 @@ def mark_stopped(running: RunningService) -> None:
     with _running_lock:
         if running in _running:
             _running.remove(running)
+
+
+def current_runtime() -> Any:
+    """The running service of this context (a request, a lifespan), or None."""
+    return _current.get()
+
+
+def running_runtimes() -> list[Any]:
+    """Every service started in this process and not yet stopped."""
+    with _running_lock:
+        return list(_running)

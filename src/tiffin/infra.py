@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import inspect
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,31 @@ async def readyz(runtime: ServiceRuntime) -> Response:
 
 
 async def metrics(runtime: ServiceRuntime) -> Response:
-    return Response(runtime.render_metrics(), media_type=CONTENT_TYPE_LATEST)
+    content = runtime.render_metrics()
+    if runtime.instance is not None and hasattr(runtime.service.inner, "__metrics__"):
+        content = await user_metrics(runtime.instance, content)
+    return Response(content, media_type=CONTENT_TYPE_LATEST)
+
+
+async def user_metrics(instance: Any, content: bytes) -> bytes:
+    """BentoML's ``__metrics__`` hook (``_bentoml_impl/server/app.py``, 1.4.40).
+
+    ``__metrics__(content: str) -> str`` gets the Prometheus text tiffin made
+    and returns the whole text to serve (BentoVLLM appends vLLM's own metrics);
+    a sync one runs in a thread. An exception answers 500, as BentoML's does.
+    """
+    hook = instance.__metrics__
+    if inspect.iscoroutinefunction(hook):
+        text = await hook(content.decode("utf-8"))
+    else:
+        text = await asyncio.to_thread(hook, content.decode("utf-8"))
+        if inspect.isawaitable(text):
+            text = await text
+    if not isinstance(text, str):
+        raise TypeError(
+            f"__metrics__ must return the metrics text (str), got {type(text).__name__}"
+        )
+    return text.encode("utf-8")
 
 
 async def docs_json(runtime: ServiceRuntime) -> Response:

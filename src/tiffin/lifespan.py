@@ -38,6 +38,8 @@ from tiffin.exceptions import StartupError
 
 if TYPE_CHECKING:
     from tiffin.app import ServiceRuntime
+    from tiffin.command import CommandProcess
+    from tiffin.dependencies import DependencyGraph
     from tiffin.mounts import Mount
 
 logger = logging.getLogger("tiffin")
@@ -48,7 +50,9 @@ ROLLBACK_TIMEOUT = 10.0
 # After answering, how long an app's lifespan coroutine may take to return or raise.
 ANSWERED_GRACE = 1.0
 
-StepKind = Literal["on_deployment", "__init__", "on_startup", "mount", "on_shutdown"]
+StepKind = Literal[
+    "on_deployment", "depends", "__init__", "on_startup", "mount", "command", "on_shutdown"
+]
 _NO_STATE: dict[str, Any] = {}
 
 
@@ -67,6 +71,10 @@ class Step:
             return f"{self.name}.__init__"
         if self.kind == "mount":
             return f"the lifespan of the {self.framework} app mounted at {self.name!r}"
+        if self.kind == "depends":
+            return f"the startup of its dependency, service {self.name!r}"
+        if self.kind == "command":
+            return f"its __command__ {self.name}"
         return f"{self.kind} hook {self.name!r}"
 
 
@@ -245,6 +253,8 @@ class ServiceLifespan:
         self._drivers: list[tuple[Mount, LifespanDriver]] = []
         self._states: dict[int, dict[str, Any]] = {}  # lifespan state by id(app)
         self._instance_created = False
+        self._graph: DependencyGraph | None = None
+        self._command: CommandProcess | None = None
 
     def state_for(self, mount: Mount) -> dict[str, Any]:
         return self._states.get(id(mount.app), _NO_STATE)
@@ -278,6 +288,7 @@ class ServiceLifespan:
             raise ShutdownError(f"service {self.service.name!r}: " + "; ".join(failures))
 
     async def _start_steps(self) -> None:
+        await self._start_dependencies()
         inner = self.service.inner
         if self.runtime.deployment_hooks_pending:
             # @on_deployment: once per composed app, before __init__ (tiffin serve runs
@@ -319,6 +330,76 @@ class ServiceLifespan:
                 raise self._startup_error(step, exc) from exc
             self._drivers.append((mount, driver))
             self._states[id(mount.app)] = driver.state
+        await self._start_command()
+
+    # -- depends(): the services this one uses start before its __init__ (dependencies.py)
+
+    async def _start_dependencies(self) -> None:
+        from tiffin.dependencies import in_effect
+
+        if self.runtime.dependencies is not None or not in_effect(self.service):
+            return  # none, or started by the graph of a dependent, which resolved them
+        from tiffin.dependencies import DependencyGraph
+
+        graph = self._graph = DependencyGraph(self.service, self.runtime.dependency_overrides)
+
+        def starting(service_name: str) -> None:
+            self.current_step = Step("depends", service_name)
+
+        try:
+            self.runtime.dependencies = await graph.start(starting)
+        except Exception as exc:
+            assert self.current_step is not None
+            raise StartupError(
+                f"service {self.service.name!r} failed to start: "
+                f"{self.current_step.describe()} failed: {exc}"
+            ) from exc
+
+    async def _stop_dependencies(self, failures: list[str]) -> None:
+        graph, self._graph = self._graph, None
+        if graph is None:
+            return
+        self.runtime.dependencies = None
+        try:
+            await graph.stop()
+        except Exception as exc:
+            failures.append(f"stopping its dependencies raised {type(exc).__name__}: {exc}")
+
+    # -- __command__: a process started last, proxied to, stopped first (command.py)
+
+    async def _start_command(self) -> None:
+        from tiffin.command import CommandProcess, command_of, has_command
+
+        if not has_command(self.service):
+            return
+        step = self.current_step = Step("command", "")
+        try:
+            argv = command_of(self.runtime.instance, self.service)
+        except Exception as exc:
+            raise self._startup_error(step, exc) from exc
+        step.name = repr(" ".join(argv))
+        states = [self.service.context.state, self.runtime.context.state]
+        command = CommandProcess(argv, self.runtime.config, states)
+        try:
+            await command.start()
+        except BaseException as exc:
+            await command.stop()
+            if isinstance(exc, Exception):
+                raise self._startup_error(step, exc) from exc
+            raise
+        self._command = command
+        self.runtime.command = command
+
+    async def _stop_command(self, failures: list[str]) -> None:
+        command, self._command = self._command, None
+        if command is None:
+            return
+        self.runtime.command = None
+        step = self.current_step = Step("command", repr(" ".join(command.argv)))
+        try:
+            await command.stop()
+        except Exception as exc:
+            failures.append(f"{step.describe()} raised {type(exc).__name__}: {exc}")
 
     def _startup_error(self, step: Step, exc: Exception) -> StartupError:
         if isinstance(exc, StartupError):
@@ -357,6 +438,7 @@ class ServiceLifespan:
     async def _stop_steps(self) -> list[str]:
         failures: list[str] = []
         self._states.clear()
+        await self._stop_command(failures)
         while self._drivers:
             mount, driver = self._drivers.pop()
             step = self.current_step = Step("mount", mount.path, framework=mount.framework)
@@ -374,6 +456,7 @@ class ServiceLifespan:
                 except Exception as exc:
                     logger.exception("service %r: %s failed", self.service.name, step.describe())
                     failures.append(f"{step.describe()} raised {type(exc).__name__}: {exc}")
+        await self._stop_dependencies(failures)
         return failures
 
 

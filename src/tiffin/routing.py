@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from tiffin import infra
 from tiffin.api import handle_api
+from tiffin.command import has_command
 from tiffin.docs_page import docs_asset
 from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully
 from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel
@@ -45,7 +46,14 @@ def path_in_app(scope: Scope) -> str:
     return path
 
 
-MatchKind = Literal["probe", "docs_asset", "api", "not_allowed", "mount", "index", "miss"]
+MatchKind = Literal[
+    "probe", "docs_asset", "api", "not_allowed", "mount", "index", "miss", "command"
+]
+# With a __command__, what the service does not serve itself goes to the command (as
+# BentoML, whose proxy app is mounted last at the prefix): only its probes, /metrics, its
+# APIs and its mounts stay; the index, the docs and 405s are the command's.
+TO_COMMAND = frozenset({"probe", "docs_asset", "not_allowed", "index", "miss"})
+DOCS_ROUTES = frozenset({"/docs.json", "/docs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class Router:
         self.serves_index = self.mounts.root is None and runtime.is_main
         self.infra = infra.infra_handlers(runtime.config, is_main=runtime.is_main)
         self.moved_probes = infra.moved_probes(runtime.config)  # `endpoints`, whole paths
+        self.has_command = has_command(runtime.service)
 
     def _inner(self, scope: Scope) -> str | None:
         """The path below ``path_prefix``, or None when the path is outside it."""
@@ -88,7 +97,18 @@ class Router:
         return None
 
     def match(self, scope: Scope) -> Match:
-        """The route table of CONTRACT section 2, first match wins."""
+        """The route table of CONTRACT section 2, first match wins; then the command."""
+        found = self._match_own(scope)
+        if not self.has_command or found.kind not in TO_COMMAND:
+            return found
+        if found.kind == "probe" and found.path not in DOCS_ROUTES:
+            return found  # its probes and /metrics (moved ones too) stay its own
+        path = self._inner(scope)
+        if path is None:
+            return found
+        return Match("command", self.prefix + "/{path:path}", path, None, scope["path"])
+
+    def _match_own(self, scope: Scope) -> Match:
         if self.moved_probes and scope["type"] == "http":
             whole = path_in_app(scope)
             moved = self.moved_probes.get(whole)
@@ -174,10 +194,21 @@ class Router:
             await docs_asset(found.path[len(infra.DOCS_ASSETS) :])(scope, receive, send)
         elif kind == "not_allowed":
             await _method_not_allowed(found.handler)(scope, receive, send)
+        elif kind == "command":
+            await self._dispatch_command(found.path, scope, receive, send)
         elif kind == "index":
             await (await infra.index(self.runtime))(scope, receive, send)
         else:
             await _not_found(scope, receive, send)
+
+    async def _dispatch_command(
+        self, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        command = self.runtime.command
+        if not self.runtime.ready or command is None:
+            await self._not_ready(scope, receive, send)
+            return
+        await command.proxy(path, scope, receive, send)
 
     async def _dispatch_mount(
         self, mount: Mount, path: str, scope: Scope, receive: Receive, send: Send

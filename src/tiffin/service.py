@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
+from tiffin.command import check_command
 from tiffin.config import (
     ServiceConfig,
     build_config,
@@ -18,6 +20,7 @@ from tiffin.config import (
     parse_group,
 )
 from tiffin.config_groups import GROUPS, SCALARS, Traffic
+from tiffin.dependencies import collect_dependencies
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
 from tiffin.hooks import HOOK_MARK
@@ -59,6 +62,12 @@ class Service(Generic[T]):
         self.mounts: list[Mount] = []
         for mount in inner.__dict__.get(PENDING_MOUNTS, ()):
             self._add_mount(mount)
+        # -- depends() (tiffin.dependencies): the services this one uses, by attribute name.
+        self.dependencies = collect_dependencies(inner)
+        # -- Service.context.state (BentoML's ServiceContext): the __command__ proxy puts its
+        #    process and HTTP client there (tiffin.command); BentoVLLM's __metrics__ reads it.
+        self.context = SimpleNamespace(state={})
+        check_command(inner, service_name)  # -- __command__ (tiffin.command)
 
     @property
     def name(self) -> str:
@@ -155,12 +164,15 @@ class Service(Generic[T]):
         init: bool = False,
         *,
         traffic: dict[str, Any] | None = None,
+        dependencies: dict[Service[Any], Any] | None = None,
     ) -> ComposedApp:
         """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values.
 
         ``is_main=False`` serves no docs and no index page (a dependency, as in
         BentoML). ``init=True`` (BentoML 1.2) runs ``__init__`` now, in the caller,
-        instead of at the start of the lifespan.
+        instead of at the start of the lifespan. ``dependencies={Other: Fake}`` runs
+        ``Fake`` (a service, or any object used as it is) wherever the graph of this
+        app would run ``Other`` (for tests).
         """
         from tiffin.app import ComposedApp
 
@@ -170,7 +182,12 @@ class Service(Generic[T]):
             config = config.model_copy(
                 update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
             )
-        return ComposedApp(self, config, is_main=is_main, init=init)
+        app = ComposedApp(self, config, is_main=is_main, init=init)
+        if dependencies:
+            from tiffin.dependencies import check_overrides
+
+            app.runtime.dependency_overrides = check_overrides(self, dependencies)
+        return app
 
 
 def _callable_name(obj: Any) -> str:

@@ -7,10 +7,12 @@ one way; the checks about that rule fail, and the same checks pass on tiffin its
 from __future__ import annotations
 
 import dataclasses
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+import tiffin
 from tiffin.conformance.cases import Case, Column, outcome_of
 from tiffin.conformance.implementations import TiffinImplementation
 from tiffin.conformance.registry import all_checks
@@ -56,11 +58,68 @@ class TrustedHostLetsEvilIn(TiffinImplementation):
         return super().build(spec.changed(trusted_hosts=hosts and (*hosts, "evil.com")))
 
 
+def module_with(**replaced: Any) -> ModuleType:
+    """``tiffin`` with some names replaced, as a broken implementation's module."""
+    module = ModuleType("broken_tiffin")
+    module.__dict__.update({name: getattr(tiffin, name) for name in tiffin.__all__})
+    module.__dict__.update(replaced)
+    return module
+
+
+def service_without(*attributes: str) -> Any:
+    """A ``service`` decorator that drops ``attributes`` from the class (they are ignored)."""
+
+    def service(inner: Any = None, /, **options: Any) -> Any:
+        def decorate(cls: type) -> Any:
+            for attribute in attributes:
+                if attribute in vars(cls):
+                    delattr(cls, attribute)
+            return tiffin.service(**options)(cls)
+
+        return decorate if inner is None else decorate(inner)
+
+    return service
+
+
+class PlainDependency:
+    """A dependency that is a bare instance of the class: no lifecycle, no to_async."""
+
+    def __init__(self, on: Any) -> None:
+        self.on = on
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        return self if instance is None else self.on.inner()
+
+
+class DependsWithoutAGraph(TiffinImplementation):
+    name = "broken-depends"
+
+    def module(self) -> ModuleType:
+        return module_with(depends=PlainDependency)
+
+
+class MetricsHookIgnored(TiffinImplementation):
+    name = "broken-metrics-hook"
+
+    def module(self) -> ModuleType:
+        return module_with(service=service_without("__metrics__"))
+
+
+class CommandIgnored(TiffinImplementation):
+    name = "broken-command"
+
+    def module(self) -> ModuleType:
+        return module_with(service=service_without("__command__"))
+
+
 VARIANTS = [
     (MiddlewareInWrongOrder(), ["MWO-001", "MWO-002", "MWO-003", "MWO-006"]),
     (MountDropsRootPath(), ["PFX-002", "PFX-005", "PFX-008"]),
     (TimeoutNeverFires(), ["TMO-001", "TMO-003", "TMO-005", "MWO-008"]),
     (TrustedHostLetsEvilIn(), ["THR-003", "THR-004", "THR-005", "THR-007"]),
+    (DependsWithoutAGraph(), ["DEP-001", "DEP-002"]),
+    (MetricsHookIgnored(), ["MTH-001"]),
+    (CommandIgnored(), ["CMD-001", "CMD-002"]),
 ]
 
 

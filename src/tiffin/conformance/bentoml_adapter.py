@@ -207,6 +207,14 @@ DIFFERENCES: tuple[Difference, ...] = (
         "add_asgi_middleware accepts anything; the mistake shows only when the app is built",
         f"{SDK_SERVICE}/factory.py: add_asgi_middleware appends without a check",
     ),
+    _differ(
+        "DEP-002",
+        "outside bentoml serve a dependency is a plain instance of its class, made when the "
+        "attribute is first read: its on_startup and on_shutdown hooks never run (under "
+        "bentoml serve it is a process of its own, started beside the dependent)",
+        f"{SDK_SERVICE}/dependency.py: `Dependency.get` returns `self.on()` when no runner "
+        "mapping names the service; observed: ['Dependent __init__', 'Dependent on_shutdown']",
+    ),
 )
 
 

@@ -22,6 +22,9 @@ AREAS = {
     "INF": "infrastructure endpoints",
     "API": "API input and errors",
     "DEF": "errors when a service is defined",
+    "DEP": "depends(): services composed",
+    "MTH": "the __metrics__ hook",
+    "CMD": "__command__: started, proxied to, stopped",
 }
 
 

@@ -9,6 +9,7 @@ from tiffin.conformance.checks import (
     lifespan,
     middleware,
     routing,
+    service_sdk,
     timeouts,
     trusted_host,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "lifespan",
     "middleware",
     "routing",
+    "service_sdk",
     "timeouts",
     "trusted_host",
 ]
