@@ -53,12 +53,19 @@ def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | 
     else:
         ray.init(address=address, log_to_driver=False)
     try:
+        already_serving = bool(serve.status().proxies)
         serve.start(
             http_options={
                 "host": options.host,
                 "port": options.port,
                 "request_timeout_s": request_timeout(service.config, options.timeout),
             }
+        )
+        where = (
+            "this cluster's Serve HTTP proxy (Serve was running: its host, port and "
+            "request timeout stay as they were)"
+            if already_serving
+            else f"http://{options.host}:{options.port}"
         )
         print(
             f"tiffin: deploying {name!r} on Ray Serve ({ray.get_runtime_context().gcs_address})",
@@ -72,7 +79,7 @@ def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | 
             serve.delete(name)
             return STARTUP_FAILURE
         print(
-            f"tiffin: {name!r} is serving on http://{options.host}:{options.port} "
+            f"tiffin: {name!r} is serving on {where} "
             f"(Ray Serve, {_replica_count(name)} replicas); Ctrl-C stops it",
             file=sys.stderr,
             flush=True,

@@ -7,6 +7,8 @@ Fixtures:
 - ``tiffin_live_server``: that service served by uvicorn on a free loopback port; its URL.
 - ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
   ``bentoml serve`` of a BentoML service (one per session).
+- ``tiffin_ray``: a local Ray cluster for the session (``tiffin.testing.ray``, tiffin[ray]);
+  ``with tiffin_ray.deploy("service.py:MyService", replicas=2) as url:``.
 
 Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
 and runs BentoML's own app (``tiffin.testing.bentoml_support``).
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tiffin.testing.factory import ServiceClient
+    from tiffin.testing.ray import LocalRay
 
 _CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
 _FLOAT_KEYS = ("startup_timeout", "shutdown_timeout", "request_timeout")
@@ -263,6 +266,15 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
         yield servers
     finally:
         servers.close()
+
+
+@pytest.fixture(scope="session")
+def tiffin_ray() -> Iterator[LocalRay]:
+    """A local Ray cluster (2 CPUs, Serve's proxy on 127.0.0.1) for the session; its
+    ``deploy(target, **options)`` serves a service on it (``tiffin.testing.ray``; tiffin[ray])."""
+    from tiffin.testing.ray import session_cluster
+
+    yield from session_cluster()
 
 
 # --- event loops ------------------------------------------------------------------------
