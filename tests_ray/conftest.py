@@ -22,7 +22,6 @@ def target(name: str) -> str:
     return f"{SERVICES / module}.py:{service}"
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     for line in RAY_WARNINGS:
         config.addinivalue_line("filterwarnings", line)

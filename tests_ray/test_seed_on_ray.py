@@ -15,7 +15,9 @@ from tests_ray.conftest import target
 from tests_ray.services.recorded import RECORDS_ENV
 from tiffin.testing.ray import LocalRay
 
-REPLICA = re.compile(r'^bentoml_service_request_total\{replica="([^"]+)",endpoint="/v1/hello1"', re.M)
+REPLICA = re.compile(
+    r'^bentoml_service_request_total\{replica="([^"]+)",endpoint="/v1/hello1"', re.M
+)
 
 
 @dataclass
