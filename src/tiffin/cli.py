@@ -185,7 +185,8 @@ def _ray_misuse(args: argparse.Namespace) -> str | None:
             for flag, value in (("--address", args.address), ("--replicas", args.replicas))
             if value is not None
         ]
-        return f"{' and '.join(given)} need --ray" if given else None
+        verb = "need" if len(given) > 1 else "needs"
+        return f"{' and '.join(given)} {verb} --ray" if given else None
     if args.workers is not None:
         return "--workers is for uvicorn; on Ray Serve use --replicas"
     if args.reload:

@@ -49,7 +49,7 @@ class ServiceReplica:
             working_dir = None  # another machine: the code came with Ray's runtime_env, in the cwd
         service = load_service(target, working_dir=working_dir)
         self._composed: ComposedApp = service.to_asgi(traffic=traffic or None)
-        await start(self._composed)  # raises tiffin's StartupError: service, step, cause
+        await self._composed.startup()  # raises tiffin's StartupError: service, step, cause
         replica = serve.get_replica_context().replica_id.unique_id
         self._served = ReplicaApp(self._composed, replica)
 
@@ -72,7 +72,7 @@ class ServiceReplica:
         if self._stopped or not hasattr(self, "_composed"):
             return
         self._stopped = True
-        await stop(self._composed)
+        await self._composed.shutdown()
 
 
 async def _answers_true(instance: Any, method_name: str) -> bool:
@@ -85,43 +85,12 @@ async def _answers_true(instance: Any, method_name: str) -> bool:
     return bool(result)
 
 
-async def start(app: ComposedApp) -> None:
-    if hasattr(app, "startup"):
-        await app.startup()
-        return
-    # Until ComposedApp.startup() lands on main (issue 14): running() held open by a task.
-    import asyncio
-
-    started, stopping = asyncio.Event(), asyncio.Event()
-
-    async def hold() -> None:
-        async with app.running():
-            started.set()
-            await stopping.wait()
-
-    task = asyncio.create_task(hold())
-    waiter = asyncio.create_task(started.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if task.done():
-        task.result()
-    app._tiffin_ray_hold = (task, stopping)  # type: ignore[attr-defined]
-
-
-async def stop(app: ComposedApp) -> None:
-    if hasattr(app, "shutdown"):
-        await app.shutdown()
-        return
-    task, stopping = app._tiffin_ray_hold  # type: ignore[attr-defined]
-    stopping.set()
-    await task
-
-
 class ReplicaApp:
-    """What Ray serves: the composed app, with the lifespan and ``/metrics`` of a replica.
+    """What Ray serves: the composed app, with the ``/metrics`` of a replica.
 
-    The lifespan is answered here: the service started in the constructor and
-    stops in ``__del__``. ``/metrics`` is this replica's own registry, every
+    Ray drives the app's ASGI lifespan too; the composed app answers it without
+    starting again (it started in the constructor, and stops in ``__del__``).
+    ``/metrics`` is this replica's own registry, every
     sample labelled ``replica="<Ray's replica id>"`` (the label Ray's own
     metrics use), so scrapes of different replicas never read as one series.
     """
@@ -132,22 +101,10 @@ class ReplicaApp:
         self.metrics_path = app.runtime.config.path_prefix + "/metrics"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _answer_lifespan(receive, send)
-        elif scope["type"] == "http" and scope["path"] == self.metrics_path:
+        if scope["type"] == "http" and scope["path"] == self.metrics_path:
             await self.app(scope, receive, _relabelled(send, self.replica))
         else:
             await self.app(scope, receive, send)
-
-
-async def _answer_lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _relabelled(send: Send, replica: str) -> Send:
