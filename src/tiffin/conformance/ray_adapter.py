@@ -139,12 +139,12 @@ class DeploymentPool:
                 self.fresh_at_root = False
 
     def _deploy(self, spec: ServiceSpec, name: str, prefix: str) -> str:
+        cluster = self._cluster()
         from ray import serve
 
         from tiffin.ray import application
         from tiffin.ray.serving import startup_failure
 
-        cluster = self._cluster()
         app = application(
             _reference(spec),
             SERVED,

@@ -178,7 +178,10 @@ class LocalRay:
         for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED"):
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = self.env[key]
-        import ray  # after the environment is set: Ray reads its auth mode when imported
+        from tiffin.compat.ray import reread_authentication
+
+        reread_authentication()  # Ray reads its auth settings when imported: maybe before now
+        import ray
 
         ray.init(address=self.address, _node_ip_address=LOOPBACK, log_to_driver=False)
 
