@@ -96,3 +96,17 @@ def test_every_metric_sample_gains_the_replica_label() -> None:
         'b_gauge{replica="r\\"1"} 1.0\n'
         'c{replica="r\\"1"} 2.0\n'
     )
+
+
+def test_the_documented_serve_config_file_is_valid_for_ray_serve() -> None:
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    from tests_ray.conftest import HERE
+
+    text = (HERE.parent / "docs" / "ray" / "serve_config.yaml").read_text()
+    config = ServeDeploySchema.model_validate(yaml.safe_load(text))
+    (application,) = config.applications
+    assert application.import_path == "tiffin.ray:app"
+    assert application.args == {"target": "service:MyService", "replicas": 2}
+    assert config.http_options.request_timeout_s > 60  # above tiffin's default timeout
