@@ -48,12 +48,15 @@ def test_a_replica_killed_under_load_is_replaced_and_the_service_keeps_answering
         load.wait_for(200)
     REPORTS.append(
         f"replica killed (SIGKILL) under load: {load.summary()}; "
-        f"replaced after {replaced_after:.1f}s"
+        f"replaced after {replaced_after:.1f}s; "
+        f"what failed requests got: {sorted({f.body[:80] for f in load.failures()})}"
     )
     after = replica_pids(tiffin_ray, "Slow")
     assert victim not in after and len(after) == 2, f"not replaced: {before} -> {after}"
     failures = load.failures()
     assert len(failures) <= 10, load.summary()  # at most the requests the victim held
+    # What a client of a crashed replica gets is Ray's answer, not tiffin's JSON error.
+    assert all(f.status == 500 and not f.body.startswith('{"error"') for f in failures), failures
     tail = load.answers[-50:]
     assert all(answer.status == 200 for answer in tail), load.summary()
     pids = {int(answer.body.split(":")[1].strip(" }")) for answer in tail}
