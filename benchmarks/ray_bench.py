@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from servers import APPS_DIR, free_port, get_status, rss_mb
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "ray_results.json"
+LOGS = Path(tempfile.gettempdir())
 PATH = "/v1/async"
 READY_WITHIN = 240.0
 SECONDS = 5.0
@@ -67,8 +69,9 @@ def session_rss(sid: int) -> tuple[float, int]:
 
 
 def stop_session(process: subprocess.Popen[bytes]) -> None:
+    # The command only: it stops what it started (a local Ray's processes share its group).
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.kill(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -88,7 +91,7 @@ def measure(key: str, label: str, extra: list[str], env: dict[str, str]) -> Figu
     port = free_port()
     command = [sys.executable, "-m", "tiffin", "serve", "service.py:BenchService"]
     command += ["--port", str(port), "--log-level", "warning", *extra]
-    log = (HERE / f"ray_bench-{key}.log").open("wb")
+    log = (LOGS / f"ray_bench-{key}.log").open("wb")
     launched = time.perf_counter()
     process = subprocess.Popen(
         command,
