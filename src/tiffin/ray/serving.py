@@ -1,6 +1,7 @@
 """``tiffin serve TARGET --ray``: the service on Ray Serve, from the command line.
 
-Without ``--address`` a local Ray starts in this process and stops with it. With
+Without ``--address`` a local Ray starts (``ray start`` processes in a session of
+their own, so a Ctrl-C reaches this command, which stops them) and stops with it. With
 ``--address`` the service is deployed on that cluster, and removed from it on
 exit (the cluster keeps running). Ray's HTTP proxy listens on ``--host:--port``
 (127.0.0.1:3000 by default) with its request timeout above tiffin's own.
@@ -12,11 +13,12 @@ step, cause), as ``serve status`` shows it, and the command exits 3, as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
-import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tiffin.ray.options import request_timeout
@@ -25,14 +27,10 @@ if TYPE_CHECKING:
     from tiffin.serving import ServeOptions
 
 STARTUP_FAILURE = 3  # as tiffin serve (uvicorn's code for a failed startup)
-LOOPBACK = "127.0.0.1"
 
 
 def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | None) -> int:
     """Deploy ``options.target`` on Ray Serve and serve until SIGTERM or SIGINT."""
-    import ray
-    from ray import serve
-
     from tiffin.ray import application
     from tiffin.serving import load_service
 
@@ -41,56 +39,90 @@ def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | 
     app = application(
         service,
         options.target,
+        working_dir=working_dir,
         replicas=replicas,
         timeout=options.timeout,
         graceful_timeout=options.graceful_timeout,
-        working_dir=working_dir,
     )
-    name = service.name
-    if address is None:
-        # A local Ray owned by this process: on loopback, stopped by ray.shutdown().
-        ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address=address, log_to_driver=False)
+    http_options = {
+        "host": options.host,
+        "port": options.port,
+        "request_timeout_s": request_timeout(service.config, options.timeout),
+    }
+    with _stop_signals_raise():
+        cluster = None
+        try:
+            if address is None:
+                from tiffin.ray.cluster import LocalRay
+
+                cluster = LocalRay(num_cpus=None)  # every core; stopped on exit
+                _say("starting a local Ray (ray start, on 127.0.0.1)")
+                cluster.start()
+                cluster.connect()
+                cluster.start_serve(**http_options)
+                where = f"http://{options.host}:{options.port}"
+            else:
+                where = _join(address, http_options)
+            return _run(app, service.name, where)
+        except _Stopped:
+            return 0
+        finally:
+            if cluster is not None:
+                cluster.stop()
+            else:
+                _disconnect()
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT: stop deploying or serving, delete the application, exit."""
+
+
+def _run(app: Any, name: str, where: str) -> int:
+    from ray import serve
+
+    _say(f"deploying {name!r} on Ray Serve")
     try:
-        already_serving = bool(serve.status().proxies)
-        serve.start(
-            http_options={
-                "host": options.host,
-                "port": options.port,
-                "request_timeout_s": request_timeout(service.config, options.timeout),
-            }
-        )
-        where = (
-            "this cluster's Serve HTTP proxy (Serve was running: its host, port and "
-            "request timeout stay as they were)"
-            if already_serving
-            else f"http://{options.host}:{options.port}"
-        )
-        print(
-            f"tiffin: deploying {name!r} on Ray Serve ({ray.get_runtime_context().gcs_address})",
-            file=sys.stderr,
-            flush=True,
-        )
         try:
             serve.run(app, name=name, route_prefix="/")
         except RuntimeError:
-            print(f"tiffin: error: {startup_failure(name)}", file=sys.stderr, flush=True)
-            serve.delete(name)
+            _say(f"error: {startup_failure(name)}")
             return STARTUP_FAILURE
-        print(
-            f"tiffin: {name!r} is serving on {where} "
-            f"(Ray Serve, {_replica_count(name)} replicas); Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
+        count = _replica_count(name)
+        _say(
+            f"{name!r} is serving on {where} (Ray Serve, {count} "
+            f"{'replica' if count == 1 else 'replicas'}); Ctrl-C stops it"
         )
-        _wait_for_stop_signal()
-        serve.delete(name)  # replicas drain (graceful_timeout) and run their shutdown
-        return 0
+        while True:
+            time.sleep(3600)
     finally:
-        if address is None:
-            serve.shutdown()  # type: ignore[no-untyped-call]
+        with _stop_signals_ignored():
+            serve.delete(name)  # replicas drain (graceful_timeout) and run their shutdown
+
+
+def _join(address: str, http_options: dict[str, Any]) -> str:
+    """Connect to a running cluster; where its proxy serves."""
+    import ray
+    from ray import serve
+
+    ray.init(address=address, log_to_driver=False)
+    if serve.status().proxies:
+        return (
+            "this cluster's Serve HTTP proxy (Serve was running: its host, port and "
+            "request timeout stay as they were)"
+        )
+    serve.start(http_options=http_options)
+    return f"http://{http_options['host']}:{http_options['port']}"
+
+
+def _disconnect() -> None:
+    import ray
+
+    if ray.is_initialized():
         ray.shutdown()
+
+
+def _say(message: str) -> None:
+    print(f"tiffin: {message}", file=sys.stderr, flush=True)
 
 
 def startup_failure(app_name: str) -> str:
@@ -125,16 +157,25 @@ def _replica_count(app_name: str) -> int:
     )
 
 
-def _wait_for_stop_signal() -> None:
-    stop = threading.Event()
+@contextlib.contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped
 
-    def stopping(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while not stop.is_set():
-            time.sleep(0.2)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """While the application is deleted: a second Ctrl-C does not cut the drain short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
