@@ -13,7 +13,8 @@ FastAPI app mounted at ``/v1``) on this machine, one after the other:
 
 Figures: seconds from launch to ``/readyz`` answering 200; requests per second
 at 32 connections and latency at 1 connection (``GET /v1/async``); the resident
-memory of every process the command started (its session). Ratios are Ray's
+memory of every process the command started (its session and the sessions of
+the processes under it: a local Ray runs in sessions of its own). Ratios are Ray's
 figure over ``tiffin serve``'s, from the same run.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from load import run_load
-from servers import APPS_DIR, free_port, get_status, rss_mb
+from servers import APPS_DIR, descendants, free_port, get_status, rss_mb
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "ray_results.json"
@@ -55,35 +56,45 @@ class Figures:
     processes: int
 
 
-def session_rss(sid: int) -> tuple[float, int]:
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def sessions_of(pid: int) -> set[int]:
+    """The session of ``pid`` and of every process under it (a local Ray's ``ray start``
+    processes run in a session of their own)."""
+    found = {pid}
+    for child in descendants(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            found.add(int(_stat(child)[3]))
+    return found
+
+
+def sessions_rss(sessions: set[int]) -> tuple[float, int]:
     total, count = 0.0, 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError, RuntimeError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
+            fields = _stat(int(entry.name))
+            if int(fields[3]) in sessions and fields[0] != "Z":
                 total += rss_mb(int(entry.name))
                 count += 1
     return total, count
 
 
-def stop_session(process: subprocess.Popen[bytes]) -> None:
-    # The command only: it stops what it started (a local Ray's processes share its group).
+def stop(process: subprocess.Popen[bytes], sessions: set[int]) -> None:
+    """SIGTERM to the command only (it stops what it started), then what is left, killed."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=60)
+        process.wait(timeout=90)
     except subprocess.TimeoutExpired:
         pass
-    deadline = time.monotonic() + 20
-    while session_rss(process.pid)[1] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for entry in Path("/proc").iterdir():  # what did not stop: killed, by session
+    for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[3]) == process.pid:
+                if int(_stat(int(entry.name))[3]) in sessions:
                     os.kill(int(entry.name), signal.SIGKILL)
 
 
@@ -101,6 +112,7 @@ def measure(key: str, label: str, extra: list[str], env: dict[str, str]) -> Figu
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    sessions = {process.pid}
     try:
         while get_status(port, "/readyz") != 200:
             if process.poll() is not None or time.perf_counter() - launched > READY_WITHIN:
@@ -114,7 +126,8 @@ def measure(key: str, label: str, extra: list[str], env: dict[str, str]) -> Figu
         run_load(url, connections=8, seconds=1)  # warm up
         many = run_load(url, connections=32, seconds=SECONDS)
         one = run_load(url, connections=1, seconds=SECONDS)
-        memory, processes = session_rss(process.pid)
+        sessions = sessions_of(process.pid)
+        memory, processes = sessions_rss(sessions)
         return Figures(
             key,
             label,
@@ -127,7 +140,7 @@ def measure(key: str, label: str, extra: list[str], env: dict[str, str]) -> Figu
             processes,
         )
     finally:
-        stop_session(process)
+        stop(process, sessions | sessions_of(process.pid))
         log.close()
 
 
