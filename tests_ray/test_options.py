@@ -110,3 +110,10 @@ def test_the_documented_serve_config_file_is_valid_for_ray_serve() -> None:
     assert application.import_path == "tiffin.ray:app"
     assert application.args == {"target": "service:MyService", "replicas": 2}
     assert config.http_options.request_timeout_s > 60  # above tiffin's default timeout
+
+
+def test_the_public_surface_of_tiffin_ray_is_pinned() -> None:
+    import tiffin.ray
+
+    assert tiffin.ray.__all__ == ["AppArgs", "app", "application", "deployment"]
+    assert all(callable(getattr(tiffin.ray, name)) for name in tiffin.ray.__all__)
