@@ -101,7 +101,11 @@ class ReplicaApp:
         self.metrics_path = app.runtime.config.path_prefix + "/metrics"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.metrics_path:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == self.metrics_path
+        ):
             await self.app(scope, receive, _relabelled(send, self.replica))
         else:
             await self.app(scope, receive, send)
