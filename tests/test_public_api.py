@@ -15,6 +15,7 @@ from tests.conftest import running_client
 from tiffin.exceptions import BentoMLConfigException
 
 PUBLIC_NAMES = [
+    "Context",
     "Service",
     "ServiceNotRunning",
     "__version__",
@@ -22,10 +23,14 @@ PUBLIC_NAMES = [
     "asgi_app",
     "exceptions",
     "get_current_service",
+    "images",
     "mount_asgi_app",
+    "on_deployment",
     "on_shutdown",
     "on_startup",
     "service",
+    "use_arguments",
+    "validators",
 ]
 
 

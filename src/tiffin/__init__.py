@@ -3,12 +3,14 @@
 ``import tiffin as bentoml`` runs BentoML's documented ASGI examples unchanged.
 """
 
-from tiffin import exceptions
+from tiffin import exceptions, images, validators
 from tiffin.api import api
+from tiffin.arguments import use_arguments
 from tiffin.context import get_current_service
 from tiffin.exceptions import ServiceNotRunning
-from tiffin.hooks import on_shutdown, on_startup
+from tiffin.hooks import on_deployment, on_shutdown, on_startup
 from tiffin.mounts import mount_asgi_app
+from tiffin.request_context import Context
 from tiffin.service import Service, service
 
 __version__ = "0.1.0"
@@ -17,11 +19,24 @@ asgi_app = mount_asgi_app
 
 # The modules imported above are attributes of the package now; only the names of
 # ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
-for _module in ("config", "context", "frameworks", "hooks", "mounts", "responses"):
+for _module in (
+    "api_io",
+    "arguments",
+    "config",
+    "config_groups",
+    "context",
+    "frameworks",
+    "hooks",
+    "infra_paths",
+    "mounts",
+    "request_context",
+    "responses",
+):
     globals().pop(_module, None)
 del _module
 
 __all__ = [
+    "Context",
     "Service",
     "ServiceNotRunning",
     "__version__",
@@ -29,8 +44,12 @@ __all__ = [
     "asgi_app",
     "exceptions",
     "get_current_service",
+    "images",
     "mount_asgi_app",
+    "on_deployment",
     "on_shutdown",
     "on_startup",
     "service",
+    "use_arguments",
+    "validators",
 ]

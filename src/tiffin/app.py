@@ -25,9 +25,10 @@ from tiffin import context
 from tiffin.error_guard import ErrorGuardMiddleware
 from tiffin.exceptions import StartupError
 from tiffin.frameworks import bind_class_routes
-from tiffin.infra import PROBES
+from tiffin.infra import probe_paths
 from tiffin.lifespan import ServiceLifespan, ShutdownError, Step
 from tiffin.metrics import MetricsMiddleware, ServiceMetrics
+from tiffin.request_context import Context
 from tiffin.routing import Router
 from tiffin.traffic import (
     SLOT_SCOPE_KEY,
@@ -53,8 +54,16 @@ class ServiceRuntime:
         self.name = config.name
         self.instance: Any = None
         self.ready = False
+        self.context = Context()  # the `ctx` of @api methods: its `state` lives as long as this app
+        self.is_main = True  # False: a dependency's app, no docs and no index page (as BentoML)
+        self.preset_instance: Any = None  # to_asgi(init=True): __init__ already ran
+        self.deployment_hooks_pending = True  # @on_deployment hooks run before __init__
         self.metrics = (
-            ServiceMetrics(config.name, config.metrics.namespace)
+            ServiceMetrics(
+                config.name,
+                config.metrics.namespace,
+                config.metrics.duration.histogram_buckets(),
+            )
             if config.metrics.enabled
             else None
         )
@@ -134,12 +143,17 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
     config = runtime.config
     router = Router(runtime)
     app: ASGIApp = ServiceContextMiddleware(router, runtime)
+    if config.http.cors.enabled:
+        # Where BentoML puts it: inside the user middlewares, in front of every route.
+        from starlette.middleware.cors import CORSMiddleware
+
+        app = CORSMiddleware(app, **config.http.cors.middleware_options())
     for middleware_cls, options in reversed(runtime.service.middlewares):
         app = middleware_cls(app, **options)
     if config.traffic.max_body_size is not None:
         app = BodySizeLimitMiddleware(app, config.traffic.max_body_size)
     if config.traffic.max_concurrency is not None:
-        exempt = frozenset(config.path_prefix + probe for probe in PROBES)
+        exempt = frozenset(probe_paths(config))
         app = ConcurrencyLimitMiddleware(app, config.traffic.max_concurrency, exempt)
     app = TimeoutMiddleware(app, config.traffic.timeout)
     if runtime.metrics is not None:
@@ -150,12 +164,23 @@ def compose_chain(runtime: ServiceRuntime) -> ASGIApp:
 class ComposedApp:
     """The ASGI app of one service: lifespan handled here, everything else down the chain."""
 
-    def __init__(self, service: Service[Any], config: ServiceConfig) -> None:
+    def __init__(
+        self,
+        service: Service[Any],
+        config: ServiceConfig,
+        *,
+        is_main: bool = True,
+        init: bool = False,
+    ) -> None:
         self.service = service
+        self.is_main = is_main
         for mount in service.mounts:
             # Again at compose time: routes added to an app after it was mounted get `self` too.
             bind_class_routes(mount.app, service.inner)
         self.runtime = ServiceRuntime(service, config)
+        self.runtime.is_main = is_main
+        if init:  # BentoML 1.2's to_asgi(init=True): the instance now, the rest in the lifespan
+            self.runtime.preset_instance = service.inner()
         self.chain = compose_chain(self.runtime)
 
     def __repr__(self) -> str:

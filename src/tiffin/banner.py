@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from tiffin.infra import probe_paths
 from tiffin.service import Service
-
-PROBES = ("/livez", "/healthz", "/readyz", "/metrics")
 
 
 def startup_banner(
-    service: Service[Any], *, target: str, host: str, port: int, workers: int
+    service: Service[Any],
+    *,
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    scheme: str = "http",
 ) -> str:
     """A few aligned lines: the service, its APIs, each mount with its framework, the docs URL."""
     prefix = service.config.path_prefix
-    base = f"http://{_url_host(host)}:{port}"
+    base = f"{scheme}://{_url_host(host)}:{port}"
     plural = "worker" if workers == 1 else "workers"
     lines = [f"tiffin: serving {service.name} ({target}) on {base} with {workers} {plural}"]
     for spec in service.apis.values():
@@ -24,9 +29,22 @@ def startup_banner(
         named = f" ({mount.name})" if mount.name != mount.path else ""
         lines.append(f"  mount  {path:<12} {mount.framework}{named}")
         lines.extend(f"           {route}" for route in _mounted_routes(mount.app, path))
-    lines.append(f"  infra  {' '.join(prefix + probe for probe in PROBES)}")
+    lines.append(f"  infra  {' '.join(probe_paths(service.config))}")
     lines.append(f"  docs   {base}{prefix}/docs")
+    if service.config.http.cors.enabled:
+        origins = service.config.http.cors.middleware_options().get("allow_origins", [])
+        lines.append(f"  cors   allow_origins {', '.join(origins) or '(none)'}")
+    recorded = service.config.recorded()
+    if recorded:
+        # Build and cloud keys: kept (Service.config, Service.image...), no effect here.
+        lines.append("  recorded, no effect in tiffin (build/cloud):")
+        lines.extend(f"           {key} = {_short(value)}" for key, value in recorded.items())
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _mounted_routes(app: Any, path: str) -> list[str]:

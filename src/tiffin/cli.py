@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default: info; the startup banner shows at info and debug)",
     )
+    serve.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="arguments",
+        help="a value for tiffin.use_arguments() (as `bentoml serve --arg`); repeatable",
+    )
     _add_ray_arguments(serve)
     _add_conformance_parser(commands)
     return parser
@@ -148,12 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"tiffin: error: {exc}", file=sys.stderr)
             return 2
     if args.command == "serve":
+        from tiffin.arguments import parse_argument
         from tiffin.serving import ServeOptions, serve
 
         misuse = _ray_misuse(args)
         if misuse:
             parser.error(misuse)
-
+        try:
+            arguments = tuple(parse_argument(item) for item in args.arguments)
+        except BentoMLException as exc:
+            print(f"tiffin: error: {exc}", file=sys.stderr)
+            return 2
         options = ServeOptions(
             target=args.target,
             host=args.host,
@@ -164,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reload=args.reload,
             log_level=args.log_level,
             working_dir=args.working_dir,
+            arguments=arguments,
         )
         try:
             if args.ray:

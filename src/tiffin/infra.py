@@ -10,11 +10,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from tiffin.docs_page import docs_page
+from tiffin.infra_paths import DOCS, DOCS_JSON, HEALTHZ, LIVEZ, METRICS, PROBES, READYZ
 
 if TYPE_CHECKING:
-    from tiffin.app import ServiceRuntime
+    from collections.abc import Awaitable, Callable
 
-PROBES = ("/livez", "/healthz", "/readyz", "/metrics")
+    from tiffin.app import ServiceRuntime
+    from tiffin.config import ServiceConfig
+
+    Handler = Callable[[ServiceRuntime], Awaitable[Response]]
 
 
 async def _check(instance: Any, method_name: str) -> bool:
@@ -55,9 +59,11 @@ async def docs(runtime: ServiceRuntime) -> Response:
 
 async def index(runtime: ServiceRuntime) -> Response:
     prefix = runtime.config.path_prefix
+    handlers = infra_handlers(runtime.config, is_main=True)
     links = "".join(
         f'<li><a href="{html.escape(prefix + path)}">{html.escape(prefix + path)}</a></li>'
-        for path in ("/docs", "/docs.json", *PROBES)
+        for path in (DOCS, DOCS_JSON, *PROBES)
+        if path in handlers
     )
     title = html.escape(runtime.service.name)
     return HTMLResponse(
@@ -66,12 +72,43 @@ async def index(runtime: ServiceRuntime) -> Response:
     )
 
 
-INFRA_HANDLERS = {
-    "/livez": livez,
-    "/healthz": livez,
-    "/readyz": readyz,
-    "/metrics": metrics,
-    "/docs.json": docs_json,
-    "/docs": docs,
+INFRA_HANDLERS: dict[str, Handler] = {
+    LIVEZ: livez,
+    HEALTHZ: livez,
+    READYZ: readyz,
+    METRICS: metrics,
+    DOCS_JSON: docs_json,
+    DOCS: docs,
 }
 DOCS_ASSETS = "/docs/"
+
+
+def infra_handlers(config: ServiceConfig, *, is_main: bool) -> dict[str, Handler]:
+    """The infrastructure routes of one service, below its path_prefix.
+
+    As BentoML: no ``/metrics`` when metrics are disabled, and an app that is not
+    the main one (``to_asgi(is_main=False)``) serves no docs.
+    """
+    handlers = dict(INFRA_HANDLERS)
+    if not config.metrics.enabled:
+        del handlers[METRICS]
+    if not is_main:
+        del handlers[DOCS_JSON], handlers[DOCS]
+    return handlers
+
+
+def moved_probes(config: ServiceConfig) -> dict[str, Handler]:
+    """The probes at the paths ``endpoints`` names (whole paths, as BentoML's, which
+    include the path_prefix); ``/livez`` ``/healthz`` ``/readyz`` still answer too."""
+    table: dict[str, Handler] = {}
+    if config.endpoints.livez:
+        table["/" + config.endpoints.livez.strip("/")] = livez
+    if config.endpoints.readyz:
+        table["/" + config.endpoints.readyz.strip("/")] = readyz
+    return table
+
+
+def probe_paths(config: ServiceConfig) -> tuple[str, ...]:
+    """Every path a probe answers at, path_prefix included: never throttled, always listed."""
+    standard = [config.path_prefix + probe for probe in PROBES]
+    return tuple(dict.fromkeys([*standard, *moved_probes(config)]))

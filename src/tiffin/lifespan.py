@@ -48,7 +48,7 @@ ROLLBACK_TIMEOUT = 10.0
 # After answering, how long an app's lifespan coroutine may take to return or raise.
 ANSWERED_GRACE = 1.0
 
-StepKind = Literal["__init__", "on_startup", "mount", "on_shutdown"]
+StepKind = Literal["on_deployment", "__init__", "on_startup", "mount", "on_shutdown"]
 _NO_STATE: dict[str, Any] = {}
 
 
@@ -279,9 +279,23 @@ class ServiceLifespan:
 
     async def _start_steps(self) -> None:
         inner = self.service.inner
+        if self.runtime.deployment_hooks_pending:
+            # @on_deployment: once per composed app, before __init__ (tiffin serve runs
+            # them itself before its workers start, and clears this).
+            self.runtime.deployment_hooks_pending = False
+            for hook in self.service.deployment_hooks:
+                step = self.current_step = Step("on_deployment", _name_of(hook))
+                try:
+                    await run_step(step, hook)
+                except Exception as exc:
+                    raise self._startup_error(step, exc) from exc
         step = self.current_step = Step("__init__", inner.__qualname__)
         try:
-            self.runtime.instance = await run_step(step, inner)
+            preset, self.runtime.preset_instance = self.runtime.preset_instance, None
+            if preset is not None:  # to_asgi(init=True): __init__ already ran
+                self.runtime.instance = preset
+            else:
+                self.runtime.instance = await run_step(step, inner)
         except Exception as exc:
             raise self._startup_error(step, exc) from exc
         self._instance_created = True

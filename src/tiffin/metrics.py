@@ -51,7 +51,9 @@ def mark_worker_stopped(pid: int | None = None) -> None:
 class ServiceMetrics:
     """The three metric families of one composed app, in a registry of its own."""
 
-    def __init__(self, service_name: str, namespace: str) -> None:
+    def __init__(
+        self, service_name: str, namespace: str, buckets: tuple[float, ...] | None = None
+    ) -> None:
         self.service_name = service_name
         self.multiprocess_dir = multiprocess_dir()
         self.registry = CollectorRegistry(auto_describe=True)
@@ -64,6 +66,8 @@ class ServiceMetrics:
             "Time from the request's arrival to the end of its response",
             labels,
             registry=self.registry,
+            # metrics.duration of the service config; prometheus_client's default otherwise
+            buckets=buckets or Histogram.DEFAULT_BUCKETS,
         )
         self.in_progress = Gauge(
             f"{namespace}_request_in_progress",

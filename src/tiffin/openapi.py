@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pydantic
 
 from tiffin.api import APISpec
+from tiffin.api_io import is_file_output
 
 if TYPE_CHECKING:
     from tiffin.config import ServiceConfig
@@ -156,8 +157,9 @@ def _api_operation(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
     request_body = {
         # An empty body is `{}`: it is optional exactly when every parameter has a default.
         "required": any(field.is_required() for field in model.model_fields.values()),
+        # JSON; a form for file inputs; a root input's own type (text, a file's type).
         "content": {
-            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=input_name)}}
+            spec.input_media_type: {"schema": {"$ref": REF_TEMPLATE.format(model=input_name)}}
         },
     }
     output = _output_content(spec, own)
@@ -188,6 +190,9 @@ def _output_content(spec: APISpec, schemas: dict[str, Any]) -> dict[str, Any]:
     annotation = spec.output_annotation
     if annotation is str:
         return {"text/plain": {"schema": {"type": "string"}}}
+    if is_file_output(annotation):  # a returned Path is sent as the file
+        media_type = spec.output_content_type or "application/octet-stream"
+        return {media_type: {"schema": {"type": "string", "format": "binary"}}}
     try:
         schema = pydantic.TypeAdapter(annotation).json_schema(ref_template=REF_TEMPLATE)
     except Exception:

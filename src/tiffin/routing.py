@@ -71,7 +71,10 @@ class Router:
         self.prefix = runtime.config.path_prefix
         self.apis = runtime.service.apis
         self.mounts = MountTable(runtime.service.mounts)
-        self.serves_index = self.mounts.root is None
+        # As BentoML, an app that is not the main one (a dependency) has no index page.
+        self.serves_index = self.mounts.root is None and runtime.is_main
+        self.infra = infra.infra_handlers(runtime.config, is_main=runtime.is_main)
+        self.moved_probes = infra.moved_probes(runtime.config)  # `endpoints`, whole paths
 
     def _inner(self, scope: Scope) -> str | None:
         """The path below ``path_prefix``, or None when the path is outside it."""
@@ -86,18 +89,29 @@ class Router:
 
     def match(self, scope: Scope) -> Match:
         """The route table of CONTRACT section 2, first match wins."""
+        if self.moved_probes and scope["type"] == "http":
+            whole = path_in_app(scope)
+            moved = self.moved_probes.get(whole)
+            if moved is not None:
+                if scope["method"] in READ_METHODS:
+                    return Match("probe", whole, whole, moved, scope["path"])
+                return Match("not_allowed", whole, whole, "GET, HEAD", scope["path"])
         path = self._inner(scope)
         if path is None:
             return MISS
         prefix = self.prefix
         if scope["type"] == "http":
             method = scope["method"]
-            handler = infra.INFRA_HANDLERS.get(path)
+            handler = self.infra.get(path)
             if handler is not None:
                 if method in READ_METHODS:
                     return Match("probe", prefix + path, path, handler, scope["path"])
                 return Match("not_allowed", prefix + path, path, "GET, HEAD", scope["path"])
-            if path.startswith(infra.DOCS_ASSETS) and method in READ_METHODS:
+            if (
+                path.startswith(infra.DOCS_ASSETS)
+                and method in READ_METHODS
+                and self.runtime.is_main
+            ):
                 template = prefix + infra.DOCS_ASSETS + "{asset}"
                 return Match("docs_asset", template, path, None, scope["path"])
             spec = self.apis.get(path)

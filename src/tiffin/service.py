@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
 from tiffin.config import (
-    Metrics,
-    Resources,
     ServiceConfig,
-    Traffic,
+    build_config,
     normalize_prefix,
     parse_group,
 )
+from tiffin.config_groups import GROUPS, SCALARS, Traffic
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
 from tiffin.hooks import HOOK_MARK
+from tiffin.infra_paths import INFRA_ROUTES
 from tiffin.mounts import PENDING_MOUNTS, Mount, add_mount, make_mount
 
 if TYPE_CHECKING:
@@ -31,24 +31,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-INFRA_ROUTES = ("/livez", "/healthz", "/readyz", "/metrics", "/docs.json", "/docs")
-
 
 class Service(Generic[T]):
     """A service definition. Calling it instantiates the user class: ``MyService()``."""
 
-    def __init__(
-        self,
-        inner: type[T],
-        *,
-        name: str | None = None,
-        resources: dict[str, Any] | None = None,
-        traffic: dict[str, Any] | None = None,
-        metrics: dict[str, Any] | None = None,
-        path_prefix: str | None = None,
-        workers: int | None = None,
-        threads: int | None = None,
-    ) -> None:
+    def __init__(self, inner: type[T], *, name: str | None = None, **options: Any) -> None:
         if not isinstance(inner, type):
             raise BentoMLConfigException(
                 f"@service decorates a class, got {type(inner).__name__} {inner!r}"
@@ -59,16 +46,13 @@ class Service(Generic[T]):
                 f"service {inner.__name__!r}: name must be a non-empty string, got {name!r}"
             )
         self.inner = inner
-        self.config = _build_config(
-            service_name,
-            resources=resources,
-            traffic=traffic,
-            metrics=metrics,
-            path_prefix=path_prefix,
-            workers=workers,
-            threads=threads,
-        )
+        # --- sdk-a: configuration (every key of BentoML's schema) ---
+        options["path_prefix"] = normalize_prefix(service_name, options.get("path_prefix"))
+        self.config = build_config(service_name, options)
+        self.deployment_hooks = _collect_deployment_hooks(inner)
+        # --- end sdk-a ---
         self.apis = _collect_apis(inner, service_name)
+        _check_moved_probes(self.config, self.apis)  # sdk-a
         self.startup_hooks = _collect_hooks(inner, "startup")
         self.shutdown_hooks = _collect_hooks(inner, "shutdown")
         self.middlewares: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
@@ -79,6 +63,47 @@ class Service(Generic[T]):
     @property
     def name(self) -> str:
         return self.config.name
+
+    # --- sdk-a: BentoML's Service attributes ---
+    @property
+    def path_prefix(self) -> str:
+        """The prefix of every path the service serves (``""`` for none), as BentoML's."""
+        return self.config.path_prefix
+
+    @property
+    def description(self) -> str | None:
+        return self.config.description or self.inner.__doc__
+
+    @property
+    def envs(self) -> list[Any]:
+        return list(self.config.envs)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.config.labels)
+
+    @property
+    def image(self) -> Any:
+        return self.config.image
+
+    @property
+    def cmd(self) -> list[str] | None:
+        return self.config.cmd
+
+    def run_deployment_hooks(self) -> None:
+        """Run the ``@on_deployment`` hooks, once before any worker starts (as BentoML)."""
+        from tiffin.exceptions import StartupError
+
+        for hook in self.deployment_hooks:
+            try:
+                hook()
+            except Exception as exc:
+                raise StartupError(
+                    f"service {self.name!r} failed to deploy: on_deployment hook "
+                    f"{getattr(hook, '__name__', hook)!r} raised {type(exc).__name__}: {exc}"
+                ) from exc
+
+    # --- end sdk-a ---
 
     def __repr__(self) -> str:
         return (
@@ -124,8 +149,19 @@ class Service(Generic[T]):
             pass  # no introspectable signature (a builtin): checked when the app is composed
         self.middlewares.append((middleware_cls, options))
 
-    def to_asgi(self, *, traffic: dict[str, Any] | None = None) -> ComposedApp:
-        """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values."""
+    def to_asgi(
+        self,
+        is_main: bool = True,
+        init: bool = False,
+        *,
+        traffic: dict[str, Any] | None = None,
+    ) -> ComposedApp:
+        """A fresh ASGI app serving this service; ``traffic`` overrides the decorator's values.
+
+        ``is_main=False`` serves no docs and no index page (a dependency, as in
+        BentoML). ``init=True`` (BentoML 1.2) runs ``__init__`` now, in the caller,
+        instead of at the start of the lifespan.
+        """
         from tiffin.app import ComposedApp
 
         config = self.config
@@ -134,31 +170,36 @@ class Service(Generic[T]):
             config = config.model_copy(
                 update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
             )
-        return ComposedApp(self, config)
+        return ComposedApp(self, config, is_main=is_main, init=init)
 
 
 def _callable_name(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or repr(obj)
 
 
-def _build_config(name: str, **options: Any) -> ServiceConfig:
-    for key in ("workers", "threads"):
-        value = options[key]
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
+def _check_moved_probes(config: ServiceConfig, apis: dict[str, APISpec]) -> None:
+    """An API at a path ``endpoints`` gives a probe would never be reached: refused."""
+    probes = {
+        "/" + path.strip("/") for path in (config.endpoints.livez, config.endpoints.readyz) if path
+    }
+    for route, spec in apis.items():
+        if config.path_prefix + route in probes:
             raise BentoMLConfigException(
-                f"service {name!r}: {key} must be a positive whole number, got {value!r}"
+                f"service {config.name!r}: API {spec.name!r} uses route "
+                f"{config.path_prefix + route!r}, which endpoints= gives a probe; choose another "
+                "route= or another endpoints path"
             )
-    return ServiceConfig(
-        name=name,
-        resources=parse_group(name, "resources", Resources, options["resources"]),
-        traffic=parse_group(name, "traffic", Traffic, options["traffic"]),
-        metrics=parse_group(name, "metrics", Metrics, options["metrics"]),
-        path_prefix=normalize_prefix(name, options["path_prefix"]),
-        workers=options["workers"],
-        **({"threads": options["threads"]} if options["threads"] is not None else {}),
-    )
+
+
+def _collect_deployment_hooks(inner: type) -> list[Callable[[], Any]]:
+    """``@on_deployment`` static methods in definition order (base classes first)."""
+    hooks: dict[str, Callable[[], Any]] = {}
+    for cls in reversed(inner.__mro__[:-1]):
+        for attribute, value in vars(cls).items():
+            func = value.__func__ if isinstance(value, staticmethod) else value
+            if getattr(func, HOOK_MARK, None) == "deployment":
+                hooks[attribute] = func
+    return list(hooks.values())
 
 
 def _collect_apis(inner: type, service_name: str) -> dict[str, APISpec]:
@@ -199,6 +240,14 @@ def _collect_hooks(inner: type, kind: str) -> list[Callable[..., Any]]:
     return list(hooks.values())
 
 
+# The arguments of @service besides the configuration keys (BentoML's own, and tiffin's).
+SERVICE_ARGUMENTS = frozenset(
+    {"name", "path_prefix", "description", "envs", "labels", "image", "cmd"}
+    | set(GROUPS)
+    | set(SCALARS)
+)
+
+
 @overload
 def service(inner: type[T], /) -> Service[T]: ...
 @overload
@@ -207,23 +256,27 @@ def service(
     /,
     *,
     name: str | None = None,
-    resources: dict[str, Any] | None = None,
-    traffic: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
     path_prefix: str | None = None,
-    workers: int | None = None,
-    threads: int | None = None,
+    **options: Any,
 ) -> Callable[[type[T]], Service[T]]: ...
 def service(inner: type[T] | None = None, /, **options: Any) -> Any:
-    """Turn a class into a service; works bare (``@service``) and with options."""
-    allowed = {"name", "resources", "traffic", "metrics", "path_prefix", "workers", "threads"}
+    """Turn a class into a service; works bare (``@service``) and with options.
+
+    The options are BentoML's: every key of its service configuration schema
+    (``traffic``, ``resources``, ``http``, ``endpoints``...) and ``name``,
+    ``path_prefix``, ``description``, ``envs``, ``labels``, ``image``, ``cmd``.
+    """
 
     def decorate(cls: type[T]) -> Service[T]:
-        unknown = sorted(set(options) - allowed)
+        unknown = sorted(set(options) - SERVICE_ARGUMENTS)
         if unknown:
             raise BentoMLConfigException(
                 f"service {getattr(cls, '__name__', cls)!r}: @service got unknown argument(s) "
-                f"{', '.join(unknown)}; known arguments: {', '.join(sorted(allowed))}"
+                f"{', '.join(unknown)}; known arguments: {', '.join(sorted(SERVICE_ARGUMENTS))}"
+            )
+        if isinstance(cls, Service):
+            raise BentoMLConfigException(
+                f"@service is applied twice to {cls.name!r}; apply it once"
             )
         return Service(cls, **options)
 

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -31,7 +32,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from tiffin.arguments import ARGUMENTS_ENV
+from tiffin.config_groups import AccessLogging
 from tiffin.exceptions import BentoMLConfigException, ImportServiceError
+from tiffin.infra import moved_probes
 from tiffin.service import Service
 
 if TYPE_CHECKING:
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 TARGET_ENV = "TIFFIN_SERVE_TARGET"
 WORKING_DIR_ENV = "TIFFIN_SERVE_WORKING_DIR"
 TIMEOUT_ENV = "TIFFIN_SERVE_TIMEOUT"
+# Set once `tiffin serve` ran the @on_deployment hooks: its workers do not run them again.
+DEPLOYED_ENV = "TIFFIN_SERVE_DEPLOYED"
 FACTORY = "tiffin.serving:app_from_environment"
 DEFAULT_GRACEFUL_TIMEOUT = 30
 STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup fails
@@ -128,6 +134,7 @@ class ServeOptions:
     reload: bool = False
     log_level: str = "info"
     working_dir: str | None = None
+    arguments: tuple[tuple[str, str], ...] = ()  # --arg key=value, for use_arguments()
 
 
 def worker_count(service: Service[Any], requested: int | None) -> int:
@@ -147,6 +154,9 @@ def serve(options: ServeOptions) -> int:
     from tiffin.banner import startup_banner
 
     working_dir = os.path.abspath(options.working_dir or os.getcwd())
+    if options.arguments:
+        # Read by use_arguments() when the module is imported, here and in every worker.
+        os.environ[ARGUMENTS_ENV] = json.dumps(dict(options.arguments))
     service = load_service(options.target, working_dir=working_dir)
     workers = worker_count(service, options.workers)
     if options.reload and workers > 1:
@@ -154,23 +164,39 @@ def serve(options: ServeOptions) -> int:
             f"--reload serves with one worker, but {workers} workers were asked for; "
             "drop --workers (or --reload)"
         )
+    tls = ssl_options(service)
     if options.log_level in ("debug", "info"):
         banner = startup_banner(
-            service, target=options.target, host=options.host, port=options.port, workers=workers
+            service,
+            target=options.target,
+            host=options.host,
+            port=options.port,
+            workers=workers,
+            scheme="https" if tls else "http",
         )
         print(banner, file=sys.stderr, flush=True)
+    # @on_deployment: once, before any worker starts (BentoML runs them in its arbiter).
+    service.run_deployment_hooks()
 
     common: dict[str, Any] = {
         "host": options.host,
         "port": options.port,
         "lifespan": "on",
         "log_level": options.log_level,
-        "log_config": log_config(options.log_level),
+        "log_config": log_config(
+            options.log_level,
+            service.config.logging.access,
+            extra_skip=tuple(moved_probes(service.config)),
+        ),
+        "access_log": service.config.logging.access.enabled,
+        **tls,
         "timeout_graceful_shutdown": options.graceful_timeout,
     }
     if workers == 1 and not options.reload:
         traffic = {"timeout": options.timeout} if options.timeout is not None else None
-        config = uvicorn.Config(service.to_asgi(traffic=traffic), **common)
+        app = service.to_asgi(traffic=traffic)
+        app.runtime.deployment_hooks_pending = False  # ran above
+        config = uvicorn.Config(app, **common)
         return _run_server(uvicorn.Server(config))
 
     with _worker_environment(options, working_dir, metrics=workers > 1):
@@ -185,12 +211,39 @@ def serve(options: ServeOptions) -> int:
         return _run_supervised(config)
 
 
-def log_config(log_level: str) -> dict[str, Any]:
+def ssl_options(service: Service[Any]) -> dict[str, Any]:
+    """uvicorn's TLS options from the service's ``ssl`` config: TLS when a certfile is named,
+    as ``bentoml serve`` does."""
+    ssl = service.config.ssl
+    if ssl.certfile is None:
+        if ssl.enabled:
+            raise BentoMLConfigException(
+                f"service {service.name!r}: ssl is enabled but names no certfile; "
+                'set ssl={"certfile": ..., "keyfile": ...}'
+            )
+        return {}
+    options = {
+        "ssl_certfile": ssl.certfile,
+        "ssl_keyfile": ssl.keyfile,
+        "ssl_keyfile_password": ssl.keyfile_password,
+        "ssl_ca_certs": ssl.ca_certs,
+        "ssl_version": ssl.version,
+        "ssl_cert_reqs": ssl.cert_reqs,
+        "ssl_ciphers": ssl.ciphers,
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def log_config(
+    log_level: str, access: AccessLogging | None = None, extra_skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """uvicorn's logging config, with the ``tiffin`` logger printed as uvicorn's are.
 
     Without a handler of its own, tiffin's records (the traceback of an exception in an
     API, a failed startup) would reach only Python's last-resort handler: unformatted,
-    and at WARNING whatever ``--log-level`` says.
+    and at WARNING whatever ``--log-level`` says. The access log leaves out the
+    service's ``logging.access.skip_paths`` (BentoML's default: the probes) and,
+    as BentoML, the probe paths ``endpoints`` names (``extra_skip``).
     """
     from uvicorn.config import LOGGING_CONFIG
 
@@ -200,7 +253,29 @@ def log_config(log_level: str) -> dict[str, Any]:
         "level": log_level.upper(),
         "propagate": False,
     }
+    skip = [*(access or AccessLogging()).skip_paths, *extra_skip]
+    if skip:
+        config.setdefault("filters", {})["tiffin_skip_paths"] = {
+            "()": "tiffin.serving.SkipPaths",
+            "paths": list(skip),
+        }
+        config["handlers"]["access"].setdefault("filters", []).append("tiffin_skip_paths")
     return config
+
+
+class SkipPaths(logging.Filter):
+    """Drops uvicorn access-log records of the given paths (query strings ignored)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__()
+        self.paths = frozenset(paths)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access record: (client, method, path with query, http version, status)
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return args[2].partition("?")[0] not in self.paths
+        return True
 
 
 def app_from_environment() -> ASGIApp:
@@ -213,6 +288,8 @@ def app_from_environment() -> ASGIApp:
     service = load_service(target, working_dir=os.environ.get(WORKING_DIR_ENV))
     timeout = os.environ.get(TIMEOUT_ENV)
     app = service.to_asgi(traffic={"timeout": float(timeout)} if timeout else None)
+    if os.environ.get(DEPLOYED_ENV):
+        app.runtime.deployment_hooks_pending = False  # tiffin serve ran them once
     return WorkerApp(app)
 
 
@@ -290,10 +367,11 @@ def _worker_environment(
 
     saved = {
         key: os.environ.get(key)
-        for key in (TARGET_ENV, WORKING_DIR_ENV, TIMEOUT_ENV, MULTIPROCESS_DIR_ENV)
+        for key in (TARGET_ENV, WORKING_DIR_ENV, TIMEOUT_ENV, MULTIPROCESS_DIR_ENV, DEPLOYED_ENV)
     }
     made: str | None = None
     os.environ[TARGET_ENV] = options.target
+    os.environ[DEPLOYED_ENV] = "1"
     os.environ[WORKING_DIR_ENV] = working_dir
     if options.timeout is not None:
         os.environ[TIMEOUT_ENV] = repr(options.timeout)

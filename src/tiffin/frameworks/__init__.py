@@ -26,9 +26,7 @@ def framework_name(app: Any) -> str:
 
 def bind_class_routes(app: Any, owner: type) -> None:
     """Rewrite routes of ``app`` whose endpoint is a method of ``owner`` to receive ``self``."""
-    methods = class_functions(owner)
-    if not methods:
-        return
+    methods = ClassFunctions(owner)
     framework = framework_name(app)
     if framework == "fastapi":
         from tiffin.frameworks import fastapi
@@ -123,19 +121,33 @@ def routes_bare_prefix(framework: str) -> bool:
     return framework != "quart"
 
 
-def class_functions(owner: type) -> set[int]:
-    """Ids of the plain functions defined in ``owner``'s body (and its bases) taking ``self``."""
-    found = set()
-    for cls in owner.__mro__[:-1]:
-        for value in vars(cls).values():
-            if inspect.isfunction(value) and _first_parameter(value) == "self":
-                found.add(id(value))
-    return found
+class ClassFunctions:
+    """Which functions were defined in the body of ``owner`` (or a base) and take ``self``.
+
+    Decided by the function itself (its module and ``__qualname__``), not by the
+    class dict: a later method of the same name replaces the first in the class
+    dict, but a route made from the first still holds it (BentoML issue #5163).
+    """
+
+    def __init__(self, owner: type) -> None:
+        self.owners = {(cls.__module__, cls.__qualname__) for cls in owner.__mro__[:-1]}
+
+    def __contains__(self, func: object) -> bool:
+        return (
+            inspect.isfunction(func)
+            and _defined_in(func) in self.owners
+            and _first_parameter(func) == "self"
+        )
+
+
+def _defined_in(func: Callable[..., Any]) -> tuple[str, str]:
+    """The module and qualname of the class whose body defined ``func``."""
+    return func.__module__, func.__qualname__.rpartition(".")[0]
 
 
 def _defines(cls: type, func: Callable[..., Any]) -> bool:
     """Whether ``func`` was defined in the body of ``cls`` or of one of its bases."""
-    return any(func in vars(base).values() for base in cls.__mro__[:-1])
+    return _defined_in(func) in {(base.__module__, base.__qualname__) for base in cls.__mro__[:-1]}
 
 
 def _first_parameter(func: Callable[..., Any]) -> str | None:

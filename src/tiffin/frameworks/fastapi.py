@@ -14,22 +14,22 @@ from typing import Any
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from tiffin.compat.fastapi import mark_routes_changed
-from tiffin.frameworks import bind_to_service
+from tiffin.frameworks import ClassFunctions, bind_to_service
 
 
-def bind_class_routes(app: Any, owner: type, methods: set[int]) -> None:
+def bind_class_routes(app: Any, owner: type, methods: ClassFunctions) -> None:
     if _bind_router(app.router, owner, methods, seen=set()):
         app.openapi_schema = None
 
 
-def _bind_router(router: Any, owner: type, methods: set[int], seen: set[int]) -> bool:
+def _bind_router(router: Any, owner: type, methods: ClassFunctions, seen: set[int]) -> bool:
     """Rebind matching routes of ``router`` and of the routers included into it."""
     if id(router) in seen:
         return False
     seen.add(id(router))
     changed = False
     for index, route in enumerate(router.routes):
-        if isinstance(route, (APIRoute, APIWebSocketRoute)) and id(route.endpoint) in methods:
+        if isinstance(route, (APIRoute, APIWebSocketRoute)) and route.endpoint in methods:
             router.routes[index] = _rebuild(route, bind_to_service(route.endpoint, owner))
             changed = True
         included = getattr(route, "original_router", None)  # FastAPI >= 0.13x include_router

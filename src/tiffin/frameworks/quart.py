@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tiffin.frameworks import bind_to_service
+from tiffin.frameworks import ClassFunctions, bind_to_service
 
 # Werkzeug rule syntax ``<int:item_id>`` -> the template syntax of the metrics ``{item_id}``.
 _RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-def bind_class_routes(app: Any, owner: type, methods: set[int]) -> None:
+def bind_class_routes(app: Any, owner: type, methods: ClassFunctions) -> None:
     for endpoint, view in list(app.view_functions.items()):
-        if id(view) in methods:
+        if view in methods:
             app.view_functions[endpoint] = bind_to_service(view, owner)
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from starlette.routing import Route, WebSocketRoute, request_response, websocket_session
 
-from tiffin.frameworks import bind_to_service
+from tiffin.frameworks import ClassFunctions, bind_to_service
 
 
-def bind_class_routes(app: Any, owner: type, methods: set[int]) -> None:
+def bind_class_routes(app: Any, owner: type, methods: ClassFunctions) -> None:
     for route in app.router.routes:
-        if id(getattr(route, "endpoint", None)) not in methods:
+        if getattr(route, "endpoint", None) not in methods:
             continue
         bound = bind_to_service(route.endpoint, owner)
         if isinstance(route, Route):

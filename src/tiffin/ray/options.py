@@ -66,10 +66,10 @@ def cpus(value: str | int | float) -> float:
     return number
 
 
-def memory_bytes(value: str | int) -> int:
+def memory_bytes(value: str | int | float) -> int:
     """``resources["memory"]`` in bytes: ``"2Gi"``, ``"512Mi"``, ``"1G"``, ``"1.5GB"``, 1024."""
-    if isinstance(value, int):
-        return value
+    if isinstance(value, int | float):
+        return int(value)
     match = _MEMORY.match(value)
     if match is None:
         raise BentoMLConfigException(

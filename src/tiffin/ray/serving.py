@@ -14,6 +14,7 @@ step, cause), as ``serve status`` shows it, and the command exits 3, as
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from tiffin.arguments import ARGUMENTS_ENV
 from tiffin.ray.options import request_timeout
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | 
     from tiffin.serving import load_service
 
     working_dir = os.path.abspath(options.working_dir or os.getcwd())
+    # --arg values for use_arguments(): read when the module is imported, here and in
+    # every replica (Ray passes the variable in each replica's runtime_env).
+    env = {ARGUMENTS_ENV: json.dumps(dict(options.arguments))} if options.arguments else {}
+    os.environ.update(env)
     service = load_service(options.target, working_dir=working_dir)  # fail fast, before Ray
     app = application(
         service,
@@ -43,6 +49,7 @@ def serve_on_ray(options: ServeOptions, *, address: str | None, replicas: int | 
         replicas=replicas,
         timeout=options.timeout,
         graceful_timeout=options.graceful_timeout,
+        **({"ray_actor_options": {"runtime_env": {"env_vars": env}}} if env else {}),
     )
     http_options = {
         "host": options.host,
