@@ -74,6 +74,15 @@ def test_a_memory_amount_that_is_no_amount_is_named() -> None:
         memory_bytes("lots")
 
 
+def test_the_app_builder_takes_rays_string_arguments() -> None:
+    from ray import serve
+
+    from tests_ray.conftest import target
+
+    application = app({"target": target("slow:Slow"), "replicas": "2", "timeout": "5"})
+    assert isinstance(application, serve.Application)  # what `serve run` deploys
+
+
 def test_the_app_builder_names_a_wrong_argument() -> None:
     with pytest.raises(BentoMLConfigException, match="replica: Extra inputs are not permitted"):
         app({"target": "service.py:MyService", "replica": "2"})
