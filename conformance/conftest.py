@@ -11,6 +11,7 @@ import importlib.util
 import pytest
 
 from tiffin.testing.bentoml import BENTOML_WARNINGS
+from tiffin.testing.ray import RAY_WARNINGS
 
 # BentoML's in-process app leaves the anyio streams of requests the timeout cut short
 # for the garbage collector, which may run during any later test.
@@ -23,4 +24,7 @@ BENTOML_LEFTOVERS = (
 def pytest_configure(config: pytest.Config) -> None:
     if importlib.util.find_spec("bentoml") is not None:
         for line in (*BENTOML_WARNINGS, BENTOML_LEFTOVERS):
+            config.addinivalue_line("filterwarnings", line)
+    if importlib.util.find_spec("ray") is not None:  # the tiffin-ray columns (tox -e py311-ray)
+        for line in RAY_WARNINGS:
             config.addinivalue_line("filterwarnings", line)

@@ -26,6 +26,7 @@ examples:
   tiffin serve service.py:MyService
   tiffin serve my_package.service:MyService --host 0.0.0.0 --port 8080 --workers 4
   tiffin serve service.py:MyService --reload
+  tiffin serve service.py:MyService --ray --replicas 2      (Ray Serve; pip install "tiffin[ray]")
 
 SIGTERM or SIGINT (Ctrl-C) stops accepting connections, lets requests in flight
 finish (at most --graceful-timeout seconds), runs every shutdown step (mounted
@@ -96,8 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
         dest="arguments",
         help="a value for tiffin.use_arguments() (as `bentoml serve --arg`); repeatable",
     )
+    _add_ray_arguments(serve)
     _add_conformance_parser(commands)
     return parser
+
+
+def _add_ray_arguments(serve: argparse.ArgumentParser) -> None:
+    ray = serve.add_argument_group(
+        "Ray Serve (tiffin[ray])",
+        "serve on Ray Serve instead of uvicorn: replicas import TARGET and run the service; "
+        "--host/--port are Ray's HTTP proxy",
+    )
+    ray.add_argument("--ray", action="store_true", help="serve on Ray Serve")
+    ray.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="a running Ray cluster (host:port, or 'auto'); default: a local Ray, stopped on exit",
+    )
+    ray.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        metavar="N",
+        help="replicas across the cluster (default: the service's workers=, else 1)",
+    )
 
 
 def _add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tiffin.arguments import parse_argument
         from tiffin.serving import ServeOptions, serve
 
+        misuse = _ray_misuse(args)
+        if misuse:
+            parser.error(misuse)
         try:
             arguments = tuple(parse_argument(item) for item in args.arguments)
         except BentoMLException as exc:
@@ -153,8 +180,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             arguments=arguments,
         )
         try:
+            if args.ray:
+                from tiffin.ray.serving import serve_on_ray
+
+                return serve_on_ray(options, address=args.address, replicas=args.replicas)
             return serve(options)
         except BentoMLException as exc:
             print(f"tiffin: error: {exc}", file=sys.stderr)
             return 2
     return 0
+
+
+def _ray_misuse(args: argparse.Namespace) -> str | None:
+    """Options that do not go together with (or without) ``--ray``, as argparse's message."""
+    if not args.ray:
+        given = [
+            flag
+            for flag, value in (("--address", args.address), ("--replicas", args.replicas))
+            if value is not None
+        ]
+        verb = "need" if len(given) > 1 else "needs"
+        return f"{' and '.join(given)} {verb} --ray" if given else None
+    if args.workers is not None:
+        return "--workers is for uvicorn; on Ray Serve use --replicas"
+    if args.reload:
+        return "--reload does not apply to --ray"
+    if args.replicas is not None and args.replicas < 1:
+        return f"--replicas must be at least 1, got {args.replicas}"
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        return '--ray needs Ray Serve, which is not installed. Fix: pip install "tiffin[ray]"'
+    return None

@@ -116,7 +116,7 @@ def reference_cases(
                 "misses",
                 "trusted_host",
             }
-            for transport in transports:
+            for transport in (t for t in transports if t in implementation.transports):
                 column = Column(name, framework, transport)
                 for check in all_checks():
                     missing = check.missing(capabilities)

@@ -78,7 +78,7 @@ def _load_cells(path: Path) -> dict[str, dict[str, dict[str, str]]]:
 
 def _column_order(key: str) -> tuple[int, str, int, str, int]:
     implementation, subject, transport = [*key.split("/"), "", "", ""][:3]
-    rank = {"tiffin": 0, "bentoml": 1}.get(implementation, 2)
+    rank = {"tiffin": 0, "tiffin-ray": 1, "bentoml": 2}.get(implementation, 3)
     subject_rank = FRAMEWORKS.index(subject) if subject in FRAMEWORKS else len(FRAMEWORKS)
     transport_rank = TRANSPORTS.index(transport) if transport in TRANSPORTS else len(TRANSPORTS)
     return rank, implementation, subject_rank, subject, transport_rank

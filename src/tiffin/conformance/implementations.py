@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tiffin.conformance.facts import ServiceFacts, facts_of_service
-from tiffin.conformance.spec import ServiceSpec
+from tiffin.conformance.spec import TRANSPORTS, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Difference:
 class Implementation:
     name: str = ""
     module_name: str = ""  # the module a user imports to write a service (`tiffin`, `bentoml`)
+    transports: tuple[str, ...] = TRANSPORTS  # the transports it can serve over
     differences: tuple[Difference, ...] = ()
 
     def module(self) -> ModuleType:
@@ -118,6 +119,10 @@ def implementations() -> dict[str, Implementation]:
             raise
     else:
         found["bentoml"] = adapter.BentoMLImplementation()
+    # tiffin on Ray Serve: available where tiffin[ray] is installed.
+    from tiffin.conformance.ray_adapter import RayImplementation
+
+    found["tiffin-ray"] = RayImplementation()
     return found
 
 

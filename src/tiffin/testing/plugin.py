@@ -10,6 +10,8 @@ Fixtures:
   server per service and options (``tiffin.testing.shared_live``).
 - ``tiffin_bentoml_serve``: ``tiffin_bentoml_serve(BentoSvc)`` is the URL of a real
   ``bentoml serve`` of a BentoML service (one per session).
+- ``tiffin_ray``: a local Ray cluster for the session (``tiffin.testing.ray``, tiffin[ray]);
+  ``with tiffin_ray.deploy("service.py:MyService", replicas=2) as url:``.
 
 Every fixture that takes a service takes a BentoML one (``@bentoml.service``) too,
 and runs BentoML's own app (``tiffin.testing.bentoml``).
@@ -43,6 +45,7 @@ from tiffin.testing.shared_live import SharedLiveServers
 if TYPE_CHECKING:
     from tiffin.testing.calls import TiffinAsyncClient, TiffinClient
     from tiffin.testing.factory import ServiceClient
+    from tiffin.testing.ray import LocalRay
 
 _CLIENT_FIXTURES = ("tiffin_client", "tiffin_client_factory")
 
@@ -374,6 +377,15 @@ def tiffin_bentoml_serve(pytestconfig: pytest.Config) -> Iterator[Callable[..., 
         yield servers
     finally:
         servers.close()
+
+
+@pytest.fixture(scope="session")
+def tiffin_ray() -> Iterator[LocalRay]:
+    """A local Ray cluster (2 CPUs, Serve's proxy on 127.0.0.1) for the session; its
+    ``deploy(target, **options)`` serves a service on it (``tiffin.testing.ray``; tiffin[ray])."""
+    from tiffin.testing.ray import session_cluster
+
+    yield from session_cluster()
 
 
 # --- event loops ------------------------------------------------------------------------
