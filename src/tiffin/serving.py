@@ -128,6 +128,7 @@ class ServeOptions:
     reload: bool = False
     log_level: str = "info"
     working_dir: str | None = None
+    server: str = "uvicorn"  # or hypercorn, granian (tiffin.servers): one worker, no --reload
 
 
 def worker_count(service: Service[Any], requested: int | None) -> int:
@@ -154,6 +155,12 @@ def serve(options: ServeOptions) -> int:
             f"--reload serves with one worker, but {workers} workers were asked for; "
             "drop --workers (or --reload)"
         )
+    if options.server != "uvicorn" and (workers > 1 or options.reload):
+        raise BentoMLConfigException(
+            f"--server {options.server} serves with one worker and no --reload; "
+            f"{workers} workers{' and --reload' if options.reload else ''} were asked for "
+            "(serve those with uvicorn, the default)"
+        )
     if options.log_level in ("debug", "info"):
         banner = startup_banner(
             service, target=options.target, host=options.host, port=options.port, workers=workers
@@ -170,6 +177,17 @@ def serve(options: ServeOptions) -> int:
     }
     if workers == 1 and not options.reload:
         traffic = {"timeout": options.timeout} if options.timeout is not None else None
+        if options.server != "uvicorn":
+            from tiffin.servers import serve_with
+
+            app = service.to_asgi(traffic=traffic)
+            return serve_with(
+                options.server,
+                app,
+                host=options.host,
+                port=options.port,
+                graceful_timeout=options.graceful_timeout,
+            )
         config = uvicorn.Config(service.to_asgi(traffic=traffic), **common)
         return _run_server(uvicorn.Server(config))
 

@@ -1,5 +1,7 @@
 """A live server: the composed app served by uvicorn on a free loopback port, in a thread.
 
+``server=`` picks Hypercorn or Granian instead (``tiffin.servers``).
+
 The thread runs its own event loop, so the server works whatever loop (or none)
 the test runs on. A startup failure is reported with the service's own message
 as soon as uvicorn gives up, not after the readiness deadline.
@@ -12,9 +14,9 @@ import threading
 import time
 from typing import Any
 
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tiffin.servers import make_server
 from tiffin.testing.loops import DeadlineExceeded
 
 
@@ -42,8 +44,14 @@ class LiveServer:
     """``with LiveServer(app) as url:`` serves ``app`` on ``127.0.0.1:<free port>``."""
 
     def __init__(
-        self, app: ASGIApp, *, startup_timeout: float = 10.0, shutdown_timeout: float = 10.0
+        self,
+        app: ASGIApp,
+        *,
+        startup_timeout: float = 10.0,
+        shutdown_timeout: float = 10.0,
+        server: str = "uvicorn",
     ) -> None:
+        self.server_name = server
         self.watch = _StartupWatch(app)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
@@ -52,10 +60,7 @@ class LiveServer:
         self.socket.bind(("127.0.0.1", 0))  # the port is ours from here on: no race
         self.port: int = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.watch, lifespan="on", log_level="warning", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
+        self.server = make_server(server, self.watch, shutdown_timeout=2)
         self.thread = threading.Thread(
             target=self._run,
             daemon=True,
@@ -76,7 +81,7 @@ class LiveServer:
         while not self.server.started:
             if not self.thread.is_alive() or self.watch.failure is not None:
                 self.stop()
-                cause = self.watch.failure or "uvicorn exited"
+                cause = self.watch.failure or f"{self.server_name} exited"
                 raise RuntimeError(f"tiffin: the live server failed to start: {cause}")
             if time.monotonic() > deadline:
                 self.stop()
