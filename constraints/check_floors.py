@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "constraints" / "lowest.txt"
 # What the lowest environment installs. Not here: `bentoml` (its own environment and
 # version range), `dev` and `tox` (tools that run the tests, not what is tested).
-EXTRAS = ("fastapi", "quart", "test", "summarization")
+EXTRAS = ("fastapi", "quart", "servers", "test", "summarization")
 
 
 def declared_floors() -> tuple[Version, dict[str, Version]]:
