@@ -1,4 +1,4 @@
-"""The suite can fail: each broken variant of tiffin (tests/conformance/broken.py) makes
+"""The suite can fail: each broken variant of tiffin (tests/conformance/variants/) makes
 exactly the checks about its rule fail, and every other check of the same areas pass.
 
 Together with the differences declared for BentoML, every check is shown able to fail;
@@ -7,14 +7,16 @@ conformance/PROVEN.md lists, per check, what proves it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.conformance.broken import VARIANTS, Broken
+from tests.conformance.variants import VARIANTS
+from tests.conformance.variants.tools import Broken
 from tiffin.conformance.bentoml_adapter import DIFFERENCES
-from tiffin.conformance.cases import Case, Column, Outcome, outcome_of
+from tiffin.conformance.cases import Case, Column, Outcome
 from tiffin.conformance.implementations import SERVER_DIFFERENCES
 from tiffin.conformance.registry import Check, all_checks
 from tiffin.conformance.spec import FRAMEWORK_CAPABILITIES, installed
@@ -24,14 +26,30 @@ PROVEN = Path(__file__).parents[2] / "conformance" / "PROVEN.md"
 REFERENCE = {"reference", "apis", "mounts", "misses", "trusted_host"}
 
 
-def outcome(variant: Broken, check: Check) -> Outcome:
+def case(variant: Broken, check: Check) -> Case:
     implementation = variant.implementation()
     column = Column(implementation.name, variant.framework, "inprocess")
 
     def context() -> ReferenceContext:
         return ReferenceContext(implementation, variant.framework, "inprocess")
 
-    return outcome_of(Case(check, column, context))
+    return Case(check, column, context)
+
+
+async def outcome(case: Case) -> Outcome:
+    try:
+        await case.arun()
+    except Exception as exc:
+        return Outcome(case.check, case.column, "fail", f"{type(exc).__name__}: {exc}")
+    return Outcome(case.check, case.column, "pass")
+
+
+async def outcomes_of(variant: Broken) -> dict[str, Outcome]:
+    """Every check of the variant's areas, side by side: each starts a service of its own,
+    so their waits (timeouts, held slots) overlap instead of adding up."""
+    checks = checks_of_its_areas(variant)
+    found = await asyncio.gather(*(outcome(case(variant, check)) for check in checks))
+    return {check.id: result for check, result in zip(checks, found, strict=True)}
 
 
 def checks_of_its_areas(variant: Broken) -> list[Check]:
@@ -43,7 +61,7 @@ def checks_of_its_areas(variant: Broken) -> list[Check]:
 def test_a_broken_variant_fails_exactly_its_checks(variant: Broken) -> None:
     if not installed(variant.framework):
         pytest.skip(f"does not apply: {variant.framework} is not installed")
-    outcomes = {check.id: outcome(variant, check) for check in checks_of_its_areas(variant)}
+    outcomes = asyncio.run(outcomes_of(variant))
     failed = sorted(check_id for check_id, o in outcomes.items() if o.status == "fail")
     unexpected = {c: outcomes[c].detail for c in failed if c not in variant.fails}
     assert failed == sorted(variant.fails), f"failed: {failed}; unexpected: {unexpected}"
@@ -68,7 +86,7 @@ def render_proven() -> str:
         "",
         "Written by `TIFFIN_WRITE_PROVEN=1 pytest tests/conformance/test_broken_variants.py`;",
         "a test fails when this file is out of date. A broken variant is a small wrong",
-        "implementation (tests/conformance/broken.py) that fails exactly the checks listed",
+        "implementation (tests/conformance/variants/) that fails exactly the checks listed",
         "for it among the checks of their areas; a declared difference is an implementation",
         "observed to break the rule (a strict expected failure in the grid).",
         "",

@@ -95,7 +95,9 @@ def render_markdown(document: dict[str, Any]) -> str:
         "",
         "Written by the conformance run (`pytest conformance/`, or `tiffin conformance`). "
         "Rows are the checks of CONTRACT.md section 12; columns are implementation / "
-        "framework (or the user's service) / transport.",
+        "framework (or the user's service) / transport: `inprocess`, `socket` (served by "
+        "uvicorn; for BentoML, by `bentoml serve`), or served by `hypercorn` or `granian`. "
+        "tiffin's conformance/PROVEN.md shows, per check, what proves it able to fail.",
         "",
         f"{MARKS['pass']} passes · {MARKS['differs']} a declared difference (an expected, "
         f"strict failure) · {MARKS['fail']} fails · {MARKS['n/a']} does not apply "
