@@ -129,8 +129,7 @@ CON = [
         "mounts-beside-service",
         # Its mounted routes may also lose the current service (the INJ checks), depending on
         # how the client runs the app; only the rule about slots is asserted here.
-        "requests under a mount prefix go to the mounted app around the service: they take "
-        "no slot",
+        "requests under a mount prefix go to the mounted app around the service: they take no slot",
         ("CON-006",),
         wrap=_mounts_beside_service,
     ),
