@@ -173,7 +173,11 @@ def recorded_service(events: Events, name: str = "Recorded") -> Any:
 
 
 async def drive_lifespan(app: Any, events: Events) -> list[dict[str, Any]]:
-    """Run the composed app's lifespan as a server would: startup, then shutdown at once."""
+    """Run the composed app's lifespan as a server would: startup, then shutdown at once.
+
+    An app that raises after answering ``*.failed`` (as Starlette does) is recorded
+    as ``"raised <type>"``.
+    """
     sent: list[dict[str, Any]] = []
     incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
 
@@ -189,7 +193,10 @@ async def drive_lifespan(app: Any, events: Events) -> list[dict[str, Any]]:
         sent.append(message)
 
     scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
-    await asyncio.wait_for(app(scope, receive, send), timeout=GATE_TIMEOUT)
+    try:
+        await asyncio.wait_for(app(scope, receive, send), timeout=GATE_TIMEOUT)
+    except Exception as exc:
+        events.append(f"raised {type(exc).__name__}")
     return sent
 
 
@@ -493,6 +500,7 @@ async def test_a_failed_startup_answers_lifespan_startup_failed_after_the_rollba
         "ok shutdown",
         "on_shutdown",
         "sent lifespan.startup.failed",
+        "raised StartupError",
     ]
     message = sent[-1]["message"]
     assert "MountFails" in message
@@ -540,6 +548,7 @@ async def test_shutdown_runs_every_step_even_when_one_fails(kind: str) -> None:
         "a shutdown",
         "on_shutdown",
         "sent lifespan.shutdown.failed",
+        "raised ShutdownError",
     ]
     message = sent[-1]["message"]
     assert "ShutdownFails" in message
@@ -567,5 +576,5 @@ async def test_a_failing_on_shutdown_hook_does_not_stop_the_others() -> None:
 
     assert events[:3] == ["mounted startup", "sent lifespan.startup.complete", "mounted shutdown"]
     assert sorted(events[3:5]) == ["on_shutdown broken", "on_shutdown fine"]
-    assert events[5:] == ["sent lifespan.shutdown.failed"]
+    assert events[5:] == ["sent lifespan.shutdown.failed", "raised ShutdownError"]
     assert "flush failed" in sent[-1]["message"]

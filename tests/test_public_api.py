@@ -50,6 +50,15 @@ def test_all_is_pinned() -> None:
     assert tiffin.__all__ == PUBLIC_NAMES
 
 
+def test_the_package_exposes_exactly_all() -> None:
+    # In a fresh interpreter: modules imported later (lazily) become package attributes too.
+    code = "import tiffin; print(' '.join(sorted(n for n in vars(tiffin) if n[0] != '_')))"
+    names = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert names == [name for name in PUBLIC_NAMES if not name.startswith("_")]
+
+
 def test_every_public_name_exists() -> None:
     missing = [name for name in tiffin.__all__ if not hasattr(tiffin, name)]
     assert missing == []

@@ -3,8 +3,6 @@
 ``import tiffin as bentoml`` runs BentoML's documented ASGI examples unchanged.
 """
 
-from __future__ import annotations
-
 from tiffin import exceptions
 from tiffin.api import api
 from tiffin.context import get_current_service
@@ -16,6 +14,12 @@ from tiffin.service import Service, service
 __version__ = "0.1.0"
 
 asgi_app = mount_asgi_app
+
+# The modules imported above are attributes of the package now; only the names of
+# ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
+for _module in ("config", "context", "frameworks", "hooks", "mounts", "responses"):
+    globals().pop(_module, None)
+del _module
 
 __all__ = [
     "Service",

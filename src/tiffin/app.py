@@ -26,7 +26,7 @@ from tiffin.error_guard import ErrorGuardMiddleware
 from tiffin.exceptions import StartupError
 from tiffin.frameworks import bind_class_routes
 from tiffin.infra import PROBES
-from tiffin.lifespan import ServiceLifespan, ShutdownError
+from tiffin.lifespan import ServiceLifespan, ShutdownError, Step
 from tiffin.metrics import MetricsMiddleware, ServiceMetrics
 from tiffin.routing import Router
 from tiffin.traffic import (
@@ -95,28 +95,23 @@ class ServiceRuntime:
             future.add_done_callback(lambda _: slot.release())
         return await asyncio.wrap_future(future)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[ServiceRuntime]:
-        """Start the service, yield while it serves, and always shut it down."""
-        token = context.enter(self)
+    async def start(self) -> None:
+        """Run the service's startup (``lifespan.ServiceLifespan``); then it serves."""
+        await self.lifespan.startup()
+        self.ready = True
+        context.mark_running(self)
+
+    async def stop(self) -> None:
+        """Run its shutdown: every step runs, then the instance and the thread pool go."""
+        self.ready = False
+        context.mark_stopped(self)
         try:
-            await self.lifespan.startup()
-            self.ready = True
-            context.mark_running(self)
-            try:
-                yield self
-            finally:
-                self.ready = False
-                context.mark_stopped(self)
-                try:
-                    await self.lifespan.shutdown()
-                finally:
-                    self.instance = None
-                    if self._executor is not None:
-                        self._executor.shutdown(wait=False)
-                        self._executor = None
+            await self.lifespan.shutdown()
         finally:
-            context.leave(token)
+            self.instance = None
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
 
 
 class ServiceContextMiddleware:
@@ -172,34 +167,77 @@ class ComposedApp:
         else:
             await self.chain(scope, receive, send)
 
-    def running(self) -> Any:
-        """``async with app.running():`` starts and stops the service without an ASGI server."""
-        return self.runtime.running()
+    @property
+    def current_step(self) -> Step | None:
+        """The startup or shutdown step running now (for diagnostics), or None."""
+        return self.runtime.lifespan.current_step
+
+    @property
+    def started(self) -> bool:
+        return self.runtime.lifespan.started
+
+    async def startup(self) -> None:
+        """Start the service outside an ASGI server: the instance, hooks, mounted lifespans.
+
+        Raises ``StartupError`` (service, step, cause chained) after stopping whatever
+        had started; a cancelled startup also stops what had started.
+        """
+        await self.runtime.start()
+
+    async def shutdown(self) -> None:
+        """Stop a service started with ``startup()``; every step runs (``ShutdownError``)."""
+        await self.runtime.stop()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ComposedApp]:
+        """``async with app.running():`` starts the service and always stops it."""
+        await self.startup()
+        try:
+            yield self
+        finally:
+            await self.shutdown()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """The ASGI lifespan protocol. After ``*.failed`` the error is re-raised, as
+        Starlette does, so every driver (uvicorn, asgi-lifespan, TestClient) reports it.
+
+        A service already started with ``startup()`` (Ray Serve starts it in the
+        replica's constructor) is not started again, and is not stopped here either.
+        """
         await receive()  # lifespan.startup
-        phase = "startup"
-        try:
-            async with self.runtime.running():
-                await send({"type": "lifespan.startup.complete"})
-                phase = "shutdown"
-                await receive()  # lifespan.shutdown
-        except StartupError as exc:
-            # The server reports the message of `*.failed` (uvicorn logs it): logged here too,
-            # it was printed twice. Only the traceback of the cause is left for the log.
-            if exc.__cause__ is not None:
-                logger.error(
-                    "service %r: the traceback of the failed startup step",
-                    self.service.name,
-                    exc_info=exc.__cause__,
-                )
-            await send({"type": "lifespan.startup.failed", "message": str(exc)})
-            return
-        except ShutdownError as exc:
-            await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
-            return
-        except Exception as exc:
-            logger.exception("service %r: %s failed", self.service.name, phase)
-            await send({"type": f"lifespan.{phase}.failed", "message": str(exc)})
-            return
+        started_here = not self.started
+        if started_here:
+            try:
+                await self.startup()
+            except Exception as exc:
+                message = _failure_message(self.service.name, "startup", exc)
+                await send({"type": "lifespan.startup.failed", "message": message})
+                raise
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        if started_here:
+            try:
+                await self.shutdown()
+            except Exception as exc:
+                message = _failure_message(self.service.name, "shutdown", exc)
+                await send({"type": "lifespan.shutdown.failed", "message": message})
+                raise
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _failure_message(service_name: str, phase: str, exc: Exception) -> str:
+    """The message of ``lifespan.*.failed`` (servers print it); the cause's traceback is logged.
+
+    uvicorn prints the message and, since it was answered, not the exception again.
+    """
+    if isinstance(exc, (StartupError, ShutdownError)):
+        if exc.__cause__ is not None:
+            logger.error(
+                "service %r: the traceback of the failed %s step",
+                service_name,
+                phase,
+                exc_info=exc.__cause__,
+            )
+        return str(exc)
+    logger.exception("service %r: %s failed", service_name, phase)
+    return f"service {service_name!r}: {phase} failed: {type(exc).__name__}: {exc}"

@@ -2,22 +2,38 @@
 
 Startup order: ``__init__`` -> ``on_startup`` hooks (definition order) -> the
 lifespan of each mounted app, in mount order, through the ASGI lifespan
-protocol, so any ASGI app gets its startup. If a step fails, the steps already
-started are shut down in reverse and startup fails with a ``StartupError``
-naming the service, the step and the original message. Shutdown runs in
-reverse and always runs every step.
+protocol, so any ASGI app gets its startup. Shutdown runs in reverse and always
+runs every step.
+
+Startup is cancel-safe: whatever ends it early (a step that raises, a deadline,
+Ctrl-C) shuts down the steps already started, in reverse and bounded in time,
+before the error goes on. A failing step becomes a ``StartupError`` naming the
+service, the step and the original message, with the cause chained.
+
+Each step is a ``Step``, and ``ServiceLifespan.current_step`` is the one running
+now, so a diagnostic (the harness's deadlines) names what hung without reading
+anybody's frames. A sync ``__init__`` or hook runs in a daemon thread of its own
+(``Step.thread``): the event loop stays free while a model loads, so a deadline,
+a cancellation or Ctrl-C is handled at once, wherever the loop runs, and a step
+that never returns leaves only its thread behind. (The other way, a SIGALRM
+interrupting the loop thread, works only in the main thread and takes a signal
+that pytest-timeout and user code use too.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
+from tiffin import context
 from tiffin.exceptions import StartupError
 
 if TYPE_CHECKING:
@@ -26,35 +42,81 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tiffin")
 
+# How long a rollback after a failed or cancelled startup may take, all steps together.
+ROLLBACK_TIMEOUT = 10.0
 
+# After answering, how long an app's lifespan coroutine may take to return or raise.
+ANSWERED_GRACE = 1.0
+
+StepKind = Literal["__init__", "on_startup", "mount", "on_shutdown"]
 _NO_STATE: dict[str, Any] = {}
+
+
+@dataclass(eq=False)
+class Step:
+    """One step of a service's startup or shutdown, as diagnostics see it."""
+
+    kind: StepKind
+    name: str  # the class's qualname, the hook's name, or the mount path
+    framework: str = ""  # of a mounted app
+    thread: threading.Thread | None = None  # the thread a sync step runs in
+    task: asyncio.Task[None] | None = field(default=None, repr=False)  # a mount's lifespan
+
+    def describe(self) -> str:
+        if self.kind == "__init__":
+            return f"{self.name}.__init__"
+        if self.kind == "mount":
+            return f"the lifespan of the {self.framework} app mounted at {self.name!r}"
+        return f"{self.kind} hook {self.name!r}"
 
 
 class ShutdownError(Exception):
     """One or more shutdown steps failed; every step still ran."""
 
 
-class MountLifespan:
-    """Drives one mounted app's lifespan through the ASGI protocol, as a server would."""
+class LifespanDriver:
+    """Drives one ASGI app's lifespan through the protocol, as a server would.
 
-    def __init__(self, mount: Mount) -> None:
-        self.mount = mount
+    ``startup()`` sends ``lifespan.startup`` and waits for the answer;
+    ``shutdown()`` sends ``lifespan.shutdown`` and waits again. An app that does
+    not speak lifespan (raises or returns before receiving) is marked
+    ``supported = False`` and skipped. The state the app's lifespan yields is
+    ``state``. A cancelled ``startup()`` stops the app's lifespan task before
+    it returns, so nothing is left running.
+    """
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.name = name
         self.state: dict[str, Any] = {}
         self.supported = True
+        self.task: asyncio.Task[None] | None = None
         self._received_startup = False
         self._shutdown_requested = asyncio.Event()
-        self._startup_answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._shutdown_answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._task: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        self._startup_answer: asyncio.Future[Message] = loop.create_future()
+        self._shutdown_answer: asyncio.Future[Message] = loop.create_future()
         self._error: BaseException | None = None
 
+    def begin(self) -> asyncio.Task[None]:
+        """Start the app's lifespan coroutine in a task of its own (``startup`` waits for it)."""
+        if self.task is None:
+            self.task = asyncio.create_task(self._run(), name=f"lifespan of {self.name}")
+        return self.task
+
     async def startup(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"lifespan of mount {self.mount.path}")
-        await _first_of(self._startup_answer, self._task)
+        self.begin()
+        assert self.task is not None
+        try:
+            await _first_of(self._startup_answer, self.task)
+        except BaseException:
+            await self.abandon()
+            raise
         if self._startup_answer.done():
             answer = self._startup_answer.result()
             if answer["type"] == "lifespan.startup.complete":
                 return
+            await self._settle()
             raise self._failure(answer)
         if not self._received_startup:
             self.supported = False  # raised or returned before receiving: no lifespan support
@@ -64,17 +126,32 @@ class MountLifespan:
         self.supported = False  # returned after receiving startup without answering
 
     async def shutdown(self) -> None:
-        if self._task is None or not self.supported:
+        if self.task is None or not self.supported:
             return
         self._shutdown_requested.set()
-        await _first_of(self._shutdown_answer, self._task)
-        if self._shutdown_answer.done():
-            answer = self._shutdown_answer.result()
-            await self._task
-            if answer["type"] == "lifespan.shutdown.failed":
-                raise self._failure(answer)
-        elif self._error is not None:
-            raise self._error
+        try:
+            await _first_of(self._shutdown_answer, self.task)
+            if self._shutdown_answer.done():
+                answer = self._shutdown_answer.result()
+                await self._settle()
+                if answer["type"] == "lifespan.shutdown.failed":
+                    raise self._failure(answer)
+            elif self._error is not None:
+                raise self._error
+        finally:
+            await self.abandon()
+
+    async def _settle(self) -> None:
+        """After an answer, give the app a moment to return or raise (Starlette re-raises)."""
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=ANSWERED_GRACE)
+        await self.abandon()
+
+    async def abandon(self) -> None:
+        """Stop the app's lifespan task, if it still runs, and wait until it has."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.wait({self.task})
 
     def _failure(self, answer: Message) -> BaseException:
         """The app's own exception if it raised one, else the message it sent.
@@ -86,10 +163,6 @@ class MountLifespan:
             return self._error
         return RuntimeError(answer.get("message") or f"the app sent {answer['type']}")
 
-    def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-
     async def _run(self) -> None:
         scope = {
             "type": "lifespan",
@@ -97,7 +170,7 @@ class MountLifespan:
             "state": self.state,
         }
         try:
-            await self.mount.app(scope, self._receive, self._send)
+            await self.app(scope, self._receive, self._send)
         except Exception as exc:
             self._error = exc
 
@@ -122,95 +195,173 @@ async def _first_of(answer: asyncio.Future[Message], task: asyncio.Task[None]) -
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
 
 
-async def call_hook(hook: Callable[..., Any], instance: Any) -> None:
-    result = hook(instance)
-    if inspect.isawaitable(result):
-        await result
+async def run_step(step: Step, func: Callable[..., Any], *args: Any) -> Any:
+    """Call ``func``: a coroutine function on the loop, a plain one in a thread of its own.
+
+    The thread is a daemon, so one that never returns does not hold the process
+    open; it runs in a copy of this context (``get_current_service()`` works there).
+    """
+    if inspect.iscoroutinefunction(func):
+        return await func(*args)
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[Any] = loop.create_future()
+    call = contextvars.copy_context().run
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if outcome.done():
+            return  # the step was cancelled: its late outcome has nobody to go to
+        if error is None:
+            outcome.set_result(result)
+        else:
+            outcome.set_exception(error)
+
+    def target() -> None:
+        result, error = None, None
+        try:
+            result = call(func, *args)
+        except BaseException as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop has closed: the step was abandoned long ago
+
+    step.thread = threading.Thread(target=target, name=f"tiffin: {step.describe()}", daemon=True)
+    step.thread.start()
+    result = await outcome
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        result = await result
+    return result
 
 
 class ServiceLifespan:
-    """The startup and shutdown steps of one runtime, with rollback on failure."""
+    """The startup and shutdown steps of one runtime, with rollback on any early exit."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
         self.service = runtime.service
-        self.mounts: list[MountLifespan] = []
+        self.current_step: Step | None = None
+        self.started = False
+        self._drivers: list[tuple[Mount, LifespanDriver]] = []
         self._states: dict[int, dict[str, Any]] = {}  # lifespan state by id(app)
         self._instance_created = False
 
+    def state_for(self, mount: Mount) -> dict[str, Any]:
+        return self._states.get(id(mount.app), _NO_STATE)
+
     async def startup(self) -> None:
-        name = self.service.name
+        """Run every startup step; on any early exit, stop what started, then re-raise."""
+        if self.started or self.current_step is not None:
+            raise RuntimeError(f"service {self.service.name!r} is already started")
+        token = context.enter(self.runtime)
         try:
-            self.runtime.instance = self.service.inner()
+            try:
+                await self._start_steps()
+            except BaseException:
+                await self._rollback()
+                raise
+        finally:
+            context.leave(token)
+            self.current_step = None
+        self.started = True
+
+    async def shutdown(self) -> None:
+        """Mounted apps in reverse, then ``on_shutdown`` hooks; every step runs."""
+        self.started = False
+        token = context.enter(self.runtime)
+        try:
+            failures = await self._stop_steps()
+        finally:
+            context.leave(token)
+            self.current_step = None
+        if failures:
+            raise ShutdownError(f"service {self.service.name!r}: " + "; ".join(failures))
+
+    async def _start_steps(self) -> None:
+        inner = self.service.inner
+        step = self.current_step = Step("__init__", inner.__qualname__)
+        try:
+            self.runtime.instance = await run_step(step, inner)
         except Exception as exc:
-            raise StartupError(
-                f"service {name!r} failed to start: {self.service.inner.__qualname__}.__init__ "
-                f"raised {type(exc).__name__}: {exc}"
-            ) from exc
+            raise self._startup_error(step, exc) from exc
         self._instance_created = True
         for hook in self.service.startup_hooks:
+            step = self.current_step = Step("on_startup", _name_of(hook))
             try:
-                await call_hook(hook, self.runtime.instance)
+                await run_step(step, hook, self.runtime.instance)
             except Exception as exc:
-                await self._rollback()
-                raise StartupError(
-                    f"service {name!r} failed to start: on_startup hook {hook.__name__!r} "
-                    f"raised {type(exc).__name__}: {exc}"
-                ) from exc
+                raise self._startup_error(step, exc) from exc
         started_apps: set[int] = set()
         for mount in self.service.mounts:
             if id(mount.app) in started_apps:
                 continue  # the same app mounted twice starts once
             started_apps.add(id(mount.app))
-            lifespan = MountLifespan(mount)
+            step = self.current_step = Step("mount", mount.path, framework=mount.framework)
+            driver = LifespanDriver(mount.app, f"the app mounted at {mount.path}")
+            step.task = driver.begin()
             try:
-                await lifespan.startup()
+                await driver.startup()
             except Exception as exc:
-                lifespan.cancel()  # it never started: no shutdown, but stop its lifespan task
-                await self._rollback()
-                raise StartupError(
-                    f"service {name!r} failed to start: the lifespan of the {mount.framework} "
-                    f"app mounted at {mount.path!r} raised {type(exc).__name__}: {exc}"
-                ) from exc
-            self.mounts.append(lifespan)
-            self._states[id(mount.app)] = lifespan.state
+                raise self._startup_error(step, exc) from exc
+            self._drivers.append((mount, driver))
+            self._states[id(mount.app)] = driver.state
 
-    def state_for(self, mount: Mount) -> dict[str, Any]:
-        return self._states.get(id(mount.app), _NO_STATE)
+    def _startup_error(self, step: Step, exc: Exception) -> StartupError:
+        if isinstance(exc, StartupError):
+            return exc
+        return StartupError(
+            f"service {self.service.name!r} failed to start: {step.describe()} raised "
+            f"{type(exc).__name__}: {exc}"
+        )
 
     async def _rollback(self) -> None:
+        """Stop what started, bounded in time, whatever ended startup early."""
         try:
-            await self.shutdown()
-        except ShutdownError as exc:
+            async with asyncio.timeout(ROLLBACK_TIMEOUT):
+                failures = await self._stop_steps()
+        except BaseException as exc:
+            # Cancelled again, or out of time: stop the mounted lifespans without waiting.
+            for _, driver in self._drivers:
+                if driver.task is not None:
+                    driver.task.cancel()
+            self._drivers.clear()
             logger.error(
-                "service %r: while rolling back a failed startup: %s", self.service.name, exc
+                "service %r: the rollback of a failed startup did not finish (%s)",
+                self.service.name,
+                type(exc).__name__,
+            )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if failures:
+            logger.error(
+                "service %r: while rolling back a failed startup: %s",
+                self.service.name,
+                "; ".join(failures),
             )
 
-    async def shutdown(self) -> None:
-        """Mounted apps in reverse, then ``on_shutdown`` hooks; every step runs."""
+    async def _stop_steps(self) -> list[str]:
         failures: list[str] = []
         self._states.clear()
-        while self.mounts:
-            lifespan = self.mounts.pop()
+        while self._drivers:
+            mount, driver = self._drivers.pop()
+            step = self.current_step = Step("mount", mount.path, framework=mount.framework)
+            step.task = driver.task
             try:
-                await lifespan.shutdown()
+                await driver.shutdown()
             except Exception as exc:
-                lifespan.cancel()
-                failures.append(
-                    f"the lifespan of the app mounted at {lifespan.mount.path!r} raised "
-                    f"{type(exc).__name__}: {exc}"
-                )
+                failures.append(f"{step.describe()} raised {type(exc).__name__}: {exc}")
         if self._instance_created:
             self._instance_created = False
             for hook in self.service.shutdown_hooks:
+                step = self.current_step = Step("on_shutdown", _name_of(hook))
                 try:
-                    await call_hook(hook, self.runtime.instance)
+                    await run_step(step, hook, self.runtime.instance)
                 except Exception as exc:
-                    logger.exception(
-                        "service %r: on_shutdown hook %r failed", self.service.name, hook.__name__
-                    )
-                    failures.append(
-                        f"on_shutdown hook {hook.__name__!r} raised {type(exc).__name__}: {exc}"
-                    )
-        if failures:
-            raise ShutdownError(f"service {self.service.name!r}: " + "; ".join(failures))
+                    logger.exception("service %r: %s failed", self.service.name, step.describe())
+                    failures.append(f"{step.describe()} raised {type(exc).__name__}: {exc}")
+        return failures
+
+
+def _name_of(hook: Callable[..., Any]) -> str:
+    return getattr(hook, "__name__", repr(hook))

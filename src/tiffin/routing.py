@@ -13,7 +13,9 @@ so its cost does not grow with the number of APIs or mounts.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.datastructures import URL
 from starlette.responses import PlainTextResponse, RedirectResponse
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from tiffin.app import ServiceRuntime
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+MATCH_SCOPE_KEY = "tiffin.match"
 
 
 def path_in_app(scope: Scope) -> str:
@@ -40,6 +43,26 @@ def path_in_app(scope: Scope) -> str:
     if root_path and path.startswith(root_path):
         return path[len(root_path) :] or "/"
     return path
+
+
+MatchKind = Literal["probe", "docs_asset", "api", "not_allowed", "mount", "index", "miss"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What a request reached: decided once, read by dispatch and by the metrics label."""
+
+    kind: MatchKind
+    template: str  # the metrics label: the route template, prefix included
+    path: str = ""  # the path below path_prefix
+    handler: Any = None  # an infra handler, an ApiSpec, a Mount, or the Allow header
+    scope_path: str = ""  # scope["path"] it was decided for
+
+    def label(self, resolve: Callable[[], str | None] | None = None) -> EndpointLabel:
+        return EndpointLabel(self.template, resolve)
+
+
+MISS = Match("miss", UNMATCHED)
 
 
 class Router:
@@ -61,26 +84,55 @@ class Router:
             return path[len(self.prefix) :]
         return None
 
+    def match(self, scope: Scope) -> Match:
+        """The route table of CONTRACT section 2, first match wins."""
+        path = self._inner(scope)
+        if path is None:
+            return MISS
+        prefix = self.prefix
+        if scope["type"] == "http":
+            method = scope["method"]
+            handler = infra.INFRA_HANDLERS.get(path)
+            if handler is not None:
+                if method in READ_METHODS:
+                    return Match("probe", prefix + path, path, handler, scope["path"])
+                return Match("not_allowed", prefix + path, path, "GET, HEAD", scope["path"])
+            if path.startswith(infra.DOCS_ASSETS) and method in READ_METHODS:
+                template = prefix + infra.DOCS_ASSETS + "{asset}"
+                return Match("docs_asset", template, path, None, scope["path"])
+            spec = self.apis.get(path)
+            if spec is not None:
+                if method == "POST":
+                    return Match("api", prefix + path, path, spec, scope["path"])
+                mount = self.mounts.find(path)
+                if mount is None or not serves_fully(
+                    mount.app, mount.framework, self._child_scope(mount, scope)
+                ):
+                    return Match("not_allowed", prefix + path, path, "POST", scope["path"])
+                return self._mount_match(mount, path, scope)
+        mount = self.mounts.find(path)
+        if mount is not None:
+            return self._mount_match(mount, path, scope)
+        if path == "/" and self.serves_index and scope["type"] == "http":
+            return Match("index", prefix + "/", path, None, scope["path"])
+        return MISS
+
+    def _mount_match(self, mount: Mount, path: str, scope: Scope) -> Match:
+        template = self.prefix + _below(mount) + "/{path:path}"
+        return Match("mount", template, path, mount, scope["path"])
+
     def label_for(self, scope: Scope) -> EndpointLabel:
-        """The metrics label of a request: its route template, before any app runs.
+        """The metrics label of a request, from its match (kept on the scope for dispatch).
 
         A mounted app's route is only known once the app has matched it; if the
         app never runs (the request is throttled first), the label resolves it.
         """
-        path = self._inner(scope)
-        if path is None:
-            return EndpointLabel(UNMATCHED)
-        if path in infra.INFRA_HANDLERS or path in self.apis:
-            return EndpointLabel(self.prefix + path)
-        if path.startswith(infra.DOCS_ASSETS):
-            return EndpointLabel(self.prefix + infra.DOCS_ASSETS + "{asset}")
-        mount = self.mounts.find(path)
-        if mount is not None:
-            template = self.prefix + _below(mount) + "/{path:path}"
-            return EndpointLabel(template, functools.partial(self._mount_template, mount, scope))
-        if path == "/" and self.serves_index:
-            return EndpointLabel(self.prefix + "/")
-        return EndpointLabel(UNMATCHED)
+        found = self.match(scope)
+        scope[MATCH_SCOPE_KEY] = found
+        if found.kind != "mount":
+            return found.label()
+        mount: Mount = found.handler
+        return found.label(functools.partial(self._mount_template, mount, scope))
 
     def _mount_template(self, mount: Mount, scope: Scope) -> str | None:
         """The template of the mounted route ``scope`` would reach, the mount's prefix included."""
@@ -90,52 +142,43 @@ class Router:
         return None if template is None else self.prefix + _below(mount) + template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = self._inner(scope)
-        if path is not None and scope["type"] == "http":
-            method = scope["method"]
-            handler = infra.INFRA_HANDLERS.get(path)
-            if handler is not None:
-                if method not in READ_METHODS:
-                    await _method_not_allowed("GET, HEAD")(scope, receive, send)
-                    return
-                response = await handler(self.runtime)
-                await response(scope, receive, send)
-                return
-            if path.startswith(infra.DOCS_ASSETS) and method in READ_METHODS:
-                await docs_asset(path[len(infra.DOCS_ASSETS) :])(scope, receive, send)
-                return
-            spec = self.apis.get(path)
-            if spec is not None:
-                if method == "POST":
-                    if self.runtime.ready:
-                        await handle_api(spec, self.runtime, scope, receive, send)
-                    else:
-                        await self._not_ready(scope, receive, send)
-                    return
-                mount = self.mounts.find(path)
-                if mount is None or not serves_fully(
-                    mount.app, mount.framework, self._child_scope(mount, scope)
-                ):
-                    await _method_not_allowed("POST")(scope, receive, send)
-                    return
-        mount = None if path is None else self.mounts.find(path)
-        if mount is not None:
-            if not self.runtime.ready:
+        found: Match | None = scope.get(MATCH_SCOPE_KEY)
+        if found is None or found.scope_path != scope["path"]:  # no metrics, or a path rewritten
+            found = self.match(scope)
+        kind = found.kind
+        if kind == "probe":
+            response = await found.handler(self.runtime)
+            await response(scope, receive, send)
+        elif kind == "api":
+            if self.runtime.ready:
+                await handle_api(found.handler, self.runtime, scope, receive, send)
+            else:
                 await self._not_ready(scope, receive, send)
-                return
-            if (
-                path == mount.path
-                and scope["type"] == "http"
-                and not routes_bare_prefix(mount.framework)
-            ):
-                await _slash_redirect(scope, receive, send)
-                return
-            await self._call_mount(mount, scope, receive, send)
-            return
-        if path == "/" and self.serves_index and scope["type"] == "http":
+        elif kind == "mount":
+            await self._dispatch_mount(found.handler, found.path, scope, receive, send)
+        elif kind == "docs_asset":
+            await docs_asset(found.path[len(infra.DOCS_ASSETS) :])(scope, receive, send)
+        elif kind == "not_allowed":
+            await _method_not_allowed(found.handler)(scope, receive, send)
+        elif kind == "index":
             await (await infra.index(self.runtime))(scope, receive, send)
+        else:
+            await _not_found(scope, receive, send)
+
+    async def _dispatch_mount(
+        self, mount: Mount, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if not self.runtime.ready:
+            await self._not_ready(scope, receive, send)
             return
-        await _not_found(scope, receive, send)
+        if (
+            path == mount.path
+            and scope["type"] == "http"
+            and not routes_bare_prefix(mount.framework)
+        ):
+            await _slash_redirect(scope, receive, send)
+            return
+        await self._call_mount(mount, scope, receive, send)
 
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
         child = self._child_scope(mount, scope)

@@ -262,7 +262,10 @@ def _run_server(server: Any) -> int:
 
 
 def _run_supervised(config: Any) -> int:
-    from uvicorn.supervisors import ChangeReload, Multiprocess
+    from uvicorn.supervisors import ChangeReload
+
+    from tiffin.compat.uvicorn import draining_multiprocess
+    from tiffin.metrics import mark_worker_stopped
 
     sock = config.bind_socket()
     try:
@@ -271,38 +274,14 @@ def _run_supervised(config: Any) -> int:
 
             ChangeReload(config, target=Server(config).run, sockets=[sock]).run()
             return 0
-        supervisor = _draining_supervisor(Multiprocess)(config, sockets=[sock])
+        # A worker that died never ran its shutdown: its live gauges are dropped, or its
+        # requests in flight would stay "in progress" for good.
+        supervisor = draining_multiprocess(mark_worker_stopped)(config, sockets=[sock])
         supervisor.run()
     finally:
         sock.close()
     failed = [process for process in supervisor.processes if process.exitcode == STARTUP_FAILURE]
     return STARTUP_FAILURE if failed else 0
-
-
-def _draining_supervisor(base: Any) -> Any:
-    """uvicorn's ``Multiprocess``, closing its copy of the listening socket when it stops.
-
-    Otherwise the kernel would keep queueing new connections on the supervisor's
-    copy while the workers drain, and reset them only when it exits. A worker
-    that died (and was replaced) never ran its shutdown, so its live gauges are
-    dropped here, or its requests in flight would stay "in progress" for good.
-    """
-
-    class DrainingMultiprocess(base):  # type: ignore[misc]
-        def terminate_all(self) -> None:
-            for sock in self.sockets:
-                sock.close()
-            super().terminate_all()
-
-        def keep_subprocess_alive(self) -> None:
-            before = {process.pid for process in self.processes}
-            super().keep_subprocess_alive()
-            from tiffin.metrics import mark_worker_stopped
-
-            for pid in before - {process.pid for process in self.processes}:
-                mark_worker_stopped(pid)
-
-    return DrainingMultiprocess
 
 
 @contextlib.contextmanager

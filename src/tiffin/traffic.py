@@ -47,7 +47,8 @@ class TimeoutMiddleware:
         except asyncio.CancelledError:
             if not deadline.expired:
                 raise
-            _uncancel(deadline.task)
+            if deadline.task is not None:
+                deadline.task.uncancel()
         except Exception:
             if not deadline.expired:
                 raise
@@ -133,7 +134,7 @@ class _Deadline:
         except asyncio.CancelledError:
             if not self.expired:
                 raise
-            _uncancel(task)
+            task.uncancel()
             return DISCONNECT
         finally:
             self.listeners.discard(task)
@@ -163,12 +164,6 @@ class _Deadline:
     def _cancel_request(self) -> None:
         if not self.finished and self.task is not None:
             self.task.cancel()
-
-
-def _uncancel(task: asyncio.Task[object] | None) -> None:
-    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
-    if uncancel is not None:
-        uncancel()
 
 
 class Slot:

@@ -185,8 +185,8 @@ def test_a_failing_mounted_shutdown_runs_every_other_step_and_is_logged(kind: st
     output = server.output
     assert server.process.returncode == 0, output  # stopping was asked for; it stopped
     assert (
-        f"service 'LifespanFaults': the lifespan of the app mounted at '/{kind}' raised "
-        f"{REPORTED[kind]}: planted shutdown fault in the {kind} app"
+        f"service 'LifespanFaults': the lifespan of the {FRAMEWORKS[kind]} app mounted at "
+        f"'/{kind}' raised {REPORTED[kind]}: planted shutdown fault in the {kind} app"
     ) in output
     expected_stops = [f"{s} stopped" for s in reversed(START_ORDER) if s != kind]
     assert steps(output) == [f"{s} started" for s in START_ORDER] + expected_stops

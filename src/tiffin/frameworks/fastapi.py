@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from tiffin.compat.fastapi import mark_routes_changed
 from tiffin.frameworks import bind_to_service
 
 
@@ -35,9 +36,7 @@ def _bind_router(router: Any, owner: type, methods: set[int], seen: set[int]) ->
         if included is not None:
             changed = _bind_router(included, owner, methods, seen) or changed
     if changed:
-        mark_changed = getattr(router, "_mark_routes_changed", None)
-        if mark_changed is not None:
-            mark_changed()  # FastAPI caches the routes it derived from included routers
+        mark_routes_changed(router)
     return changed
 
 

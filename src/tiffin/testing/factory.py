@@ -21,8 +21,7 @@ from tiffin.testing.live import LiveServer
 from tiffin.testing.loops import (
     LoopGuard,
     deadline,
-    describe_startup,
-    hung_mount_lifespans,
+    describe_step,
 )
 from tiffin.testing.overrides import ServiceOverrides
 from tiffin.testing.settings import TRANSPORTS, HarnessSettings, Transport
@@ -173,33 +172,16 @@ class ServiceClient:
         return self._client
 
     async def _start_in_process(self) -> None:
-        running = self.app.running()
-        hung: list[Any] = []
-
-        def describe(task: asyncio.Task[Any]) -> str:
-            hung.extend(hung_mount_lifespans(task))  # read before the cancel unwinds them
-            return describe_startup(task)
-
-        try:
-            async with deadline(
-                self.settings.startup_timeout,
-                f"the startup of service {self.service.name!r}",
-                describe=describe,
-                hint="Raise the deadline with --tiffin-startup-timeout or the "
-                "tiffin_startup_timeout ini key.",
-            ):
-                await running.__aenter__()
-        except BaseException:
-            # Startup was cut short: stop what had started (a StartupError rolled back already).
-            for lifespan in hung:
-                lifespan.cancel()
-            if self.app.runtime.lifespan.mounts or self.app.runtime.instance is not None:
-                async with deadline(
-                    self.settings.shutdown_timeout, f"the rollback of {self.service.name!r}"
-                ):
-                    await self.app.runtime.lifespan.shutdown()
-            raise
-        self._running = running
+        # A startup cut short by the deadline is rolled back by the core (cancel-safe).
+        async with deadline(
+            self.settings.startup_timeout,
+            f"the startup of service {self.service.name!r}",
+            describe=lambda task: describe_step(self.app.current_step, task),
+            hint="Raise the deadline with --tiffin-startup-timeout or the "
+            "tiffin_startup_timeout ini key.",
+        ):
+            await self.app.startup()
+        self._running = self.app
 
     async def _stop(self) -> None:
         try:
@@ -215,10 +197,11 @@ class ServiceClient:
 
     async def _stop_in_process(self) -> None:
         if self._running is not None:
-            running, self._running = self._running, None
+            app, self._running = self._running, None
             async with deadline(
                 self.settings.shutdown_timeout,
                 f"the shutdown of service {self.service.name!r}",
+                describe=lambda task: describe_step(app.current_step, task),
                 hint="Raise the deadline with --tiffin-shutdown-timeout.",
             ):
-                await running.__aexit__(None, None, None)
+                await app.shutdown()

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tiffin
+
+if TYPE_CHECKING:
+    from tiffin.lifespan import Step
 
 # Frames from these places are plumbing; the frame worth naming is the user's.
 _PLUMBING_DIRS = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (asyncio, tiffin))
@@ -81,35 +85,31 @@ def describe_task(task: asyncio.Task[Any]) -> str:
     return describe_frames(awaiting_frames(task))
 
 
-def describe_startup(task: asyncio.Task[Any]) -> str:
-    """Which startup step ``task`` is stuck in: an ``on_startup`` hook or a mounted app."""
-    from tiffin.lifespan import MountLifespan
+def describe_step(step: Step | None, task: asyncio.Task[Any]) -> str:
+    """Where a startup or shutdown hangs: the step the core reports, and the user's frame in it.
 
-    frames = awaiting_frames(task)
-    for frame in reversed(frames):
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, MountLifespan):
-            mount = owner.mount
-            inner = owner._task  # the app's own lifespan coroutine runs in a task of its own
-            where = f", suspended in {describe_task(inner)}" if inner is not None else ""
-            return f"the lifespan of the {mount.framework} app mounted at {mount.path!r}{where}"
-        hook = frame.f_locals.get("hook")
-        if frame.f_code.co_name == "startup" and hook is not None:
-            name = getattr(hook, "__name__", repr(hook))
-            return f"on_startup hook {name!r}, suspended in {describe_frames(frames)}"
-    return describe_frames(frames)
+    A sync step runs in a thread of its own (its frames come from that thread); a
+    mounted app's lifespan runs in a task of its own; an async hook runs in ``task``.
+    """
+    if step is None:
+        return describe_task(task)
+    if step.thread is not None and step.thread.is_alive():
+        frame = sys._current_frames().get(step.thread.ident or -1)
+        frames = _stack_of(frame)
+        where = describe_frames(frames)
+        return f"{step.describe()}, blocked in {where} (a sync step: its thread is left running)"
+    if step.task is not None and not step.task.done():
+        return f"{step.describe()}, suspended in {describe_task(step.task)}"
+    return f"{step.describe()}, suspended in {describe_task(task)}"
 
 
-def hung_mount_lifespans(task: asyncio.Task[Any]) -> list[Any]:
-    """Mounted-app lifespans ``task`` is waiting on (to cancel them after a startup timeout)."""
-    from tiffin.lifespan import MountLifespan
-
-    found = []
-    for frame in awaiting_frames(task):
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, MountLifespan):
-            found.append(owner)
-    return found
+def _stack_of(frame: FrameType | None) -> list[FrameType]:
+    frames: list[FrameType] = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    frames.reverse()
+    return frames
 
 
 @asynccontextmanager
