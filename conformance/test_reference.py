@@ -1,6 +1,10 @@
 """The project's conformance run: every check, against each installed implementation's
 reference service, on every framework and both transports. Writes GRID.md beside this file.
 
+The server columns (tiffin served by Hypercorn and Granian) run where asked:
+``TIFFIN_CONFORMANCE_TRANSPORTS=hypercorn,granian pytest conformance`` (tox's
+``servers`` environments); by default, in-process and uvicorn's socket.
+
 Which cells do not apply is decided from the frameworks' declared capabilities at
 collection (they are listed in the grid, never skipped); an implementation's declared
 differences are strict expected failures.
@@ -8,6 +12,7 @@ differences are strict expected failures.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,8 @@ from tiffin.conformance.cases import Case, reference_cases
 from tiffin.conformance.pytest_support import case_params
 
 HERE = Path(__file__).parent
-CASES, NOT_APPLICABLE = reference_cases()
+TRANSPORTS = os.environ.get("TIFFIN_CONFORMANCE_TRANSPORTS", "inprocess,socket").split(",")
+CASES, NOT_APPLICABLE = reference_cases(transports=TRANSPORTS)
 
 
 @pytest.mark.parametrize("case", case_params(CASES, NOT_APPLICABLE, grid_dir=HERE))

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "constraints" / "lowest.txt"
 # What the lowest environment installs. Not here: `bentoml` (its own environment and
 # version range) and `tox` (the tool that runs the tests, not what is tested).
-EXTRAS = ("fastapi", "quart", "test", "dev", "summarization")
+EXTRAS = ("fastapi", "quart", "servers", "test", "dev", "summarization")
 # Linters in the dev extra: they check the code, they are not tested at a floor.
 TOOLS = frozenset({"ruff", "mypy"})
 

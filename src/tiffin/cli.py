@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory to import TARGET from (default: the current directory)",
     )
     serve.add_argument(
+        "--server",
+        default="uvicorn",
+        choices=["uvicorn", "hypercorn", "granian"],
+        help="the ASGI server (default: uvicorn); hypercorn and granian (installed apart) "
+        "serve one worker, without --reload",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -178,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_level=args.log_level,
             working_dir=args.working_dir,
             arguments=arguments,
+            server=args.server,
         )
         try:
             if args.ray:

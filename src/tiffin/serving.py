@@ -135,6 +135,7 @@ class ServeOptions:
     log_level: str = "info"
     working_dir: str | None = None
     arguments: tuple[tuple[str, str], ...] = ()  # --arg key=value, for use_arguments()
+    server: str = "uvicorn"  # or hypercorn, granian (tiffin.servers): one worker, no --reload
 
 
 def worker_count(service: Service[Any], requested: int | None) -> int:
@@ -164,7 +165,18 @@ def serve(options: ServeOptions) -> int:
             f"--reload serves with one worker, but {workers} workers were asked for; "
             "drop --workers (or --reload)"
         )
+    if options.server != "uvicorn" and (workers > 1 or options.reload):
+        raise BentoMLConfigException(
+            f"--server {options.server} serves with one worker and no --reload; "
+            f"{workers} workers{' and --reload' if options.reload else ''} were asked for "
+            "(serve those with uvicorn, the default)"
+        )
     tls = ssl_options(service)
+    if options.server != "uvicorn" and tls:
+        raise BentoMLConfigException(
+            f"--server {options.server} does not serve the service's ssl settings; "
+            "serve it with uvicorn (the default), or drop ssl from its config"
+        )
     if options.log_level in ("debug", "info"):
         banner = startup_banner(
             service,
@@ -196,6 +208,16 @@ def serve(options: ServeOptions) -> int:
         traffic = {"timeout": options.timeout} if options.timeout is not None else None
         app = service.to_asgi(traffic=traffic)
         app.runtime.deployment_hooks_pending = False  # ran above
+        if options.server != "uvicorn":
+            from tiffin.servers import serve_with
+
+            return serve_with(
+                options.server,
+                app,
+                host=options.host,
+                port=options.port,
+                graceful_timeout=options.graceful_timeout,
+            )
         config = uvicorn.Config(app, **common)
         return _run_server(uvicorn.Server(config))
 

@@ -1,149 +1,109 @@
-"""The suite can fail: deliberately broken variants of tiffin make the named checks fail.
+"""The suite can fail: each broken variant of tiffin (tests/conformance/variants/) makes
+exactly the checks about its rule fail, and every other check of the same areas pass.
 
-Each variant is an implementation adapter that builds the reference service wrong in
-one way; the checks about that rule fail, and the same checks pass on tiffin itself.
+Together with the differences declared for BentoML, every check is shown able to fail;
+conformance/PROVEN.md lists, per check, what proves it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from types import ModuleType
-from typing import Any
+import asyncio
+import os
+from pathlib import Path
 
 import pytest
 
-import tiffin
-from tiffin.conformance.cases import Case, Column, outcome_of
-from tiffin.conformance.implementations import TiffinImplementation
-from tiffin.conformance.registry import all_checks
-from tiffin.conformance.spec import ServiceSpec
+from tests.conformance.variants import VARIANTS
+from tests.conformance.variants.tools import Broken
+from tiffin.conformance.bentoml_adapter import DIFFERENCES
+from tiffin.conformance.cases import Case, Column, Outcome
+from tiffin.conformance.implementations import SERVER_DIFFERENCES
+from tiffin.conformance.registry import Check, all_checks
+from tiffin.conformance.spec import FRAMEWORK_CAPABILITIES, installed
 from tiffin.conformance.targets import ReferenceContext
 
-
-class MiddlewareInWrongOrder(TiffinImplementation):
-    name = "broken-order"
-
-    def build(self, spec: ServiceSpec) -> Any:
-        return super().build(spec.changed(middleware=tuple(reversed(spec.middleware))))
+PROVEN = Path(__file__).parents[2] / "conformance" / "PROVEN.md"
+REFERENCE = {"reference", "apis", "mounts", "misses", "trusted_host"}
 
 
-class MountDropsRootPath(TiffinImplementation):
-    name = "broken-root-path"
-
-    def build(self, spec: ServiceSpec) -> Any:
-        service = super().build(spec)
-
-        def dropping(app: Any) -> Any:
-            async def without_root_path(scope: Any, receive: Any, send: Any) -> None:
-                await app({**scope, "root_path": ""}, receive, send)
-
-            return without_root_path
-
-        service.mounts[:] = [dataclasses.replace(m, app=dropping(m.app)) for m in service.mounts]
-        return service
-
-
-class TimeoutNeverFires(TiffinImplementation):
-    name = "broken-timeout"
-
-    def build(self, spec: ServiceSpec) -> Any:
-        return super().build(spec.changed(timeout=None))
-
-
-class TrustedHostLetsEvilIn(TiffinImplementation):
-    name = "broken-trusted-host"
-
-    def build(self, spec: ServiceSpec) -> Any:
-        hosts = spec.trusted_hosts
-        return super().build(spec.changed(trusted_hosts=hosts and (*hosts, "evil.com")))
-
-
-def module_with(**replaced: Any) -> ModuleType:
-    """``tiffin`` with some names replaced, as a broken implementation's module."""
-    module = ModuleType("broken_tiffin")
-    module.__dict__.update({name: getattr(tiffin, name) for name in tiffin.__all__})
-    module.__dict__.update(replaced)
-    return module
-
-
-def service_without(*attributes: str) -> Any:
-    """A ``service`` decorator that drops ``attributes`` from the class (they are ignored)."""
-
-    def service(inner: Any = None, /, **options: Any) -> Any:
-        def decorate(cls: type) -> Any:
-            for attribute in attributes:
-                if attribute in vars(cls):
-                    delattr(cls, attribute)
-            return tiffin.service(**options)(cls)
-
-        return decorate if inner is None else decorate(inner)
-
-    return service
-
-
-class PlainDependency:
-    """A dependency that is a bare instance of the class: no lifecycle, no to_async."""
-
-    def __init__(self, on: Any) -> None:
-        self.on = on
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        return self if instance is None else self.on.inner()
-
-
-class DependsWithoutAGraph(TiffinImplementation):
-    name = "broken-depends"
-
-    def module(self) -> ModuleType:
-        return module_with(depends=PlainDependency)
-
-
-class MetricsHookIgnored(TiffinImplementation):
-    name = "broken-metrics-hook"
-
-    def module(self) -> ModuleType:
-        return module_with(service=service_without("__metrics__"))
-
-
-class CommandIgnored(TiffinImplementation):
-    name = "broken-command"
-
-    def module(self) -> ModuleType:
-        return module_with(service=service_without("__command__"))
-
-
-VARIANTS = [
-    (MiddlewareInWrongOrder(), ["MWO-001", "MWO-002", "MWO-003", "MWO-006"]),
-    (MountDropsRootPath(), ["PFX-002", "PFX-005", "PFX-008"]),
-    (TimeoutNeverFires(), ["TMO-001", "TMO-003", "TMO-005", "MWO-008"]),
-    (TrustedHostLetsEvilIn(), ["THR-003", "THR-004", "THR-005", "THR-007"]),
-    (DependsWithoutAGraph(), ["DEP-001", "DEP-002"]),
-    (MetricsHookIgnored(), ["MTH-001"]),
-    (CommandIgnored(), ["CMD-001", "CMD-002"]),
-]
-
-
-def outcome(implementation: TiffinImplementation, check_id: str, framework: str) -> Any:
-    check = next(c for c in all_checks() if c.id == check_id)
-    column = Column(implementation.name, framework, "inprocess")
+def case(variant: Broken, check: Check) -> Case:
+    implementation = variant.implementation()
+    column = Column(implementation.name, variant.framework, "inprocess")
 
     def context() -> ReferenceContext:
-        return ReferenceContext(implementation, framework, "inprocess")
+        return ReferenceContext(implementation, variant.framework, "inprocess")
 
-    return outcome_of(Case(check, column, context))
-
-
-@pytest.mark.parametrize(("variant", "checks"), VARIANTS, ids=[v.name for v, _ in VARIANTS])
-@pytest.mark.parametrize("framework", ["fastapi", "asgi"])
-def test_a_broken_variant_fails_the_named_checks(
-    variant: TiffinImplementation, checks: list[str], framework: str
-) -> None:
-    broken = {check_id: outcome(variant, check_id, framework) for check_id in checks}
-    failed = {check_id: o.status for check_id, o in broken.items()}
-    assert failed == dict.fromkeys(checks, "fail")
-    assert all(o.detail for o in broken.values()), "a failure says what went wrong"
+    return Case(check, column, context)
 
 
-@pytest.mark.parametrize("check_id", sorted({c for _, checks in VARIANTS for c in checks}))
-def test_the_same_checks_pass_on_tiffin(check_id: str) -> None:
-    assert outcome(TiffinImplementation(), check_id, "fastapi").status == "pass"
+async def outcome(case: Case) -> Outcome:
+    try:
+        await case.arun()
+    except Exception as exc:
+        return Outcome(case.check, case.column, "fail", f"{type(exc).__name__}: {exc}")
+    return Outcome(case.check, case.column, "pass")
+
+
+async def outcomes_of(variant: Broken) -> dict[str, Outcome]:
+    """Every check of the variant's areas, side by side: each starts a service of its own,
+    so their waits (timeouts, held slots) overlap instead of adding up."""
+    checks = checks_of_its_areas(variant)
+    found = await asyncio.gather(*(outcome(case(variant, check)) for check in checks))
+    return {check.id: result for check, result in zip(checks, found, strict=True)}
+
+
+def checks_of_its_areas(variant: Broken) -> list[Check]:
+    capabilities = FRAMEWORK_CAPABILITIES[variant.framework] | REFERENCE
+    return [c for c in all_checks() if c.area in variant.areas and not c.missing(capabilities)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_a_broken_variant_fails_exactly_its_checks(variant: Broken) -> None:
+    if not installed(variant.framework):
+        pytest.skip(f"does not apply: {variant.framework} is not installed")
+    outcomes = asyncio.run(outcomes_of(variant))
+    failed = sorted(check_id for check_id, o in outcomes.items() if o.status == "fail")
+    unexpected = {c: outcomes[c].detail for c in failed if c not in variant.fails}
+    assert failed == sorted(variant.fails), f"failed: {failed}; unexpected: {unexpected}"
+    assert all(outcomes[c].detail for c in failed), "a failure says what went wrong"
+
+
+def proofs() -> dict[str, list[str]]:
+    """Per check, what shows it can fail: broken variants, then declared differences."""
+    found: dict[str, list[str]] = {check.id: [] for check in all_checks()}
+    for variant in VARIANTS:
+        for check_id in variant.fails:
+            found[check_id].append(f"variant `{variant.name}`: {variant.what}")
+    for difference in (*DIFFERENCES, *SERVER_DIFFERENCES):
+        where = "BentoML" if difference in DIFFERENCES else "tiffin on a server"
+        found[difference.check].append(f"{where} differs: {difference.behaviour}")
+    return found
+
+
+def render_proven() -> str:
+    lines = [
+        "# Every check proven able to fail",
+        "",
+        "Written by `TIFFIN_WRITE_PROVEN=1 pytest tests/conformance/test_broken_variants.py`;",
+        "a test fails when this file is out of date. A broken variant is a small wrong",
+        "implementation (tests/conformance/variants/) that fails exactly the checks listed",
+        "for it among the checks of their areas; a declared difference is an implementation",
+        "observed to break the rule (a strict expected failure in the grid).",
+        "",
+        "| check | proven by |",
+        "|---|---|",
+    ]
+    for check_id, ways in proofs().items():
+        text = "<br>".join(way.replace("|", "\\|") for way in ways) or "**nothing yet**"
+        lines.append(f"| {check_id} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_every_check_is_proven_able_to_fail() -> None:
+    assert [check_id for check_id, ways in proofs().items() if not ways] == []
+
+
+def test_the_listing_is_up_to_date() -> None:
+    if os.environ.get("TIFFIN_WRITE_PROVEN"):
+        PROVEN.write_text(render_proven())
+    assert PROVEN.read_text() == render_proven()

@@ -52,3 +52,16 @@ def test_an_unknown_implementation_is_named() -> None:
     assert result.stderr == (
         "tiffin: error: unknown implementation(s) ['nope']: tiffin knows ['bentoml', 'tiffin', 'tiffin-ray']\n"
     )
+
+
+def test_a_server_option_runs_the_checks_over_that_server(tmp_path: Path) -> None:
+    result = conformance(
+        "--reference", "--implementation", "tiffin", "--framework", "asgi",
+        "--server", "hypercorn", "--server", "granian", "--check", "PFX-002",
+        "--grid", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for server in ("hypercorn", "granian"):
+        assert f"PASS    PFX-002[tiffin/asgi/{server}] A mounted app" in result.stdout
+    grid = json.loads((tmp_path / "GRID.json").read_text())
+    assert sorted(grid["columns"]) == ["tiffin/asgi/granian", "tiffin/asgi/hypercorn"]

@@ -21,6 +21,7 @@ from tiffin.conformance.spec import (
     FRAMEWORK_CAPABILITIES,
     FRAMEWORKS,
     TRANSPORTS,
+    installed,
 )
 from tiffin.conformance.targets import CheckContext, ReferenceContext, ServiceContext
 
@@ -65,6 +66,9 @@ class NotApplicable:
 
     @property
     def reason(self) -> str:
+        absent = [name.partition(":")[2] for name in self.missing if name.startswith("installed:")]
+        if absent:
+            return f"does not apply: {absent[0]} is not installed"
         # A check of the reference service's own routes: the other needs say nothing more.
         missing = ("reference",) if "reference" in self.missing else self.missing
         meanings = "; ".join(CAPABILITY_MEANING.get(name, name) for name in missing)
@@ -116,10 +120,14 @@ def reference_cases(
                 "misses",
                 "trusted_host",
             }
-            for transport in (t for t in transports if t in implementation.transports):
+            for transport in transports:
+                if transport not in implementation.transports:
+                    continue  # no such column: BentoML serves with its own server
                 column = Column(name, framework, transport)
+                # A framework or server not installed here: its whole column does not apply.
+                absent = [f"installed:{n}" for n in (framework, transport) if not installed(n)]
                 for check in all_checks():
-                    missing = check.missing(capabilities)
+                    missing = absent[:1] or check.missing(capabilities)
                     if missing:
                         skipped.append(NotApplicable(check, column, tuple(missing)))
                         continue
@@ -142,9 +150,15 @@ def service_cases(
     skipped: list[NotApplicable] = []
     for transport in transports:
         context = ServiceContext(service, transport)
+        if transport not in context.implementation.transports:
+            raise ValueError(
+                f"{context.implementation.name} services run over "
+                f"{', '.join(context.implementation.transports)}, not {transport!r}"
+            )
         column = Column(context.implementation.name, service_label(service), transport)
+        absent = [] if installed(transport) else [f"installed:{transport}"]
         for check in all_checks():
-            missing = check.missing(context.facts.capabilities)
+            missing = absent or check.missing(context.facts.capabilities)
             if missing:
                 skipped.append(NotApplicable(check, column, tuple(missing)))
             else:

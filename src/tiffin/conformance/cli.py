@@ -16,7 +16,7 @@ from tiffin.conformance.cases import (
     service_cases,
 )
 from tiffin.conformance.grid import STATUSES, write_grid
-from tiffin.conformance.spec import FRAMEWORKS, TRANSPORTS
+from tiffin.conformance.spec import ALL_TRANSPORTS, FRAMEWORKS, SERVER_TRANSPORTS, TRANSPORTS
 
 DESCRIPTION = """\
 Run the conformance checks and write a compatibility grid (GRID.md, GRID.json).
@@ -63,9 +63,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--transport",
         action="append",
-        choices=TRANSPORTS,
+        choices=ALL_TRANSPORTS,
         default=None,
-        help="inprocess, socket (default: both)",
+        help="inprocess, socket (uvicorn), hypercorn, granian (default: inprocess and socket)",
+    )
+    parser.add_argument(
+        "--server",
+        action="append",
+        choices=tuple(SERVER_TRANSPORTS.values()),
+        default=None,
+        help="over a socket served by this ASGI server (uvicorn is --transport socket); "
+        "without --transport, only these",
     )
     parser.add_argument(
         "--check",
@@ -89,7 +97,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    transports = args.transport or list(TRANSPORTS)
+    by_server = {server: transport for transport, server in SERVER_TRANSPORTS.items()}
+    servers = [by_server[name] for name in args.server or ()]
+    asked = args.transport or ([] if servers else list(TRANSPORTS))
+    transports = list(dict.fromkeys([*asked, *servers]))
     if args.reference == bool(args.target):
         print("tiffin conformance: give either TARGET or --reference", file=sys.stderr)
         return 2

@@ -15,7 +15,8 @@ from typing import Any
 
 from tiffin.conformance.cases import NotApplicable, Outcome
 from tiffin.conformance.registry import AREAS, all_checks
-from tiffin.conformance.spec import FRAMEWORKS, TRANSPORTS
+from tiffin.conformance.spec import ALL_TRANSPORTS as TRANSPORTS
+from tiffin.conformance.spec import FRAMEWORKS
 
 MARKS = {"pass": "✅", "fail": "❌", "differs": "⚠️", "n/a": "·"}
 STATUSES = ("pass", "differs", "fail", "n/a")
@@ -34,6 +35,8 @@ def write_grid(
             "detail": outcome.detail[:400],
         }
     for item in skipped:
+        if any(name.startswith("installed:") for name in item.missing):
+            continue  # a fact about this environment, not about the implementation
         cells.setdefault(item.check.id, {})[item.column.key] = {
             "status": "n/a",
             "detail": item.reason,
@@ -92,7 +95,9 @@ def render_markdown(document: dict[str, Any]) -> str:
         "",
         "Written by the conformance run (`pytest conformance/`, or `tiffin conformance`). "
         "Rows are the checks of CONTRACT.md section 12; columns are implementation / "
-        "framework (or the user's service) / transport.",
+        "framework (or the user's service) / transport: `inprocess`, `socket` (served by "
+        "uvicorn; for BentoML, by `bentoml serve`), or served by `hypercorn` or `granian`. "
+        "tiffin's conformance/PROVEN.md shows, per check, what proves it able to fail.",
         "",
         f"{MARKS['pass']} passes · {MARKS['differs']} a declared difference (an expected, "
         f"strict failure) · {MARKS['fail']} fails · {MARKS['n/a']} does not apply "

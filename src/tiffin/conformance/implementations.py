@@ -6,6 +6,7 @@ tiffin is the first implementation; another one (BentoML itself) subclasses
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 
 from tiffin.conformance.facts import ServiceFacts, facts_of_service
-from tiffin.conformance.spec import TRANSPORTS, ServiceSpec
+from tiffin.conformance.spec import ALL_TRANSPORTS, SERVER_TRANSPORTS, TRANSPORTS, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Difference:
 class Implementation:
     name: str = ""
     module_name: str = ""  # the module a user imports to write a service (`tiffin`, `bentoml`)
-    transports: tuple[str, ...] = TRANSPORTS  # the transports it can serve over
+    transports: tuple[str, ...] = TRANSPORTS  # what it can be run over (spec.ALL_TRANSPORTS)
     differences: tuple[Difference, ...] = ()
 
     def module(self) -> ModuleType:
@@ -77,9 +78,16 @@ class Implementation:
         )
 
 
+# Where tiffin served by Hypercorn or Granian breaks a check's rule (the server's doing,
+# not tiffin's): observed by running the suite's server columns; each names its evidence.
+SERVER_DIFFERENCES: tuple[Difference, ...] = ()
+
+
 class TiffinImplementation(Implementation):
     name = "tiffin"
     module_name = "tiffin"
+    transports = ALL_TRANSPORTS
+    differences = SERVER_DIFFERENCES
 
     def owns(self, service: Any) -> bool:
         from tiffin.service import Service
@@ -89,7 +97,11 @@ class TiffinImplementation(Implementation):
     def serve_service(self, service: Any, transport: str) -> Any:
         from tiffin.testing import ServiceClient
 
-        return ServiceClient(service, transport="live" if transport == "socket" else "inprocess")
+        if transport == "inprocess":
+            return ServiceClient(service, transport="inprocess")
+        if transport == "socket":  # the harness's own live transport: uvicorn
+            return ServiceClient(service, transport="live")
+        return served_by(service.to_asgi(), SERVER_TRANSPORTS[transport])
 
     def facts(self, service: Any) -> ServiceFacts:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -109,8 +121,30 @@ class TiffinImplementation(Implementation):
         return facts_of_service(prefix, mounts, apis, trusted, root_claimed)
 
 
+@asynccontextmanager
+async def served_by(app: Any, server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` served over a loopback socket by the named ASGI server, and a client of it."""
+    import asyncio
+
+    from tiffin.testing.live import LiveServer
+
+    live = LiveServer(app, server=server)
+    url = await asyncio.to_thread(live.start)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            yield client
+    finally:
+        await asyncio.to_thread(live.stop)
+
+
 def implementations() -> dict[str, Implementation]:
-    """Every implementation adapter tiffin knows, by name."""
+    """Every implementation adapter tiffin knows, by name (built once a process)."""
+    return dict(_adapters())
+
+
+@functools.cache
+def _adapters() -> dict[str, Implementation]:
+    # Cached: an adapter may hold servers for the whole run (BentoML's pool, stopped at exit).
     found: dict[str, Implementation] = {"tiffin": TiffinImplementation()}
     try:  # the BentoML adapter is written against bentoml, imported only when it runs
         adapter = importlib.import_module("tiffin.conformance.bentoml_adapter")

@@ -6,6 +6,7 @@ JSON), so every implementation builds the same reference service from it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -14,7 +15,18 @@ from typing import Any
 SPEC_ENV = "TIFFIN_CONFORMANCE_SPEC"
 
 FRAMEWORKS = ("fastapi", "quart", "starlette", "asgi")
+# What a run covers unless asked for more: in-process, and over a socket served by uvicorn.
 TRANSPORTS = ("inprocess", "socket")
+# Over a socket, by ASGI server: `socket` is uvicorn (for BentoML, its own `bentoml serve`).
+SERVER_TRANSPORTS = {"socket": "uvicorn", "hypercorn": "hypercorn", "granian": "granian"}
+ALL_TRANSPORTS = ("inprocess", *SERVER_TRANSPORTS)
+
+
+def installed(name: str) -> bool:
+    """Whether a framework's or a server's package can be imported here (``asgi``: no package)."""
+    package = SERVER_TRANSPORTS.get(name, name)
+    return name in ("asgi", "inprocess") or importlib.util.find_spec(package) is not None
+
 
 # What each framework's probe app can show. A check needing a capability the
 # framework lacks does not apply there, and the grid says so.

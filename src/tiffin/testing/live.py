@@ -1,5 +1,7 @@
 """A live server: the composed app served by uvicorn on a free loopback port, in a thread.
 
+``server=`` picks Hypercorn or Granian instead (``tiffin.servers``).
+
 The thread runs its own event loop, so the server works whatever loop (or none)
 the test runs on, trio included. A startup failure is reported with the
 service's own message as soon as uvicorn gives up, not after the readiness
@@ -22,11 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiffin.compat.uvicorn import QuickServer
 from tiffin.exceptions import StartupError
+from tiffin.servers import make_server
 from tiffin.testing.loops import DeadlineExceeded, describe_step, describe_task
 
 # A handler the harness gave up on is cancelled after this many seconds of shutdown
@@ -127,9 +128,11 @@ class LiveServer:
         startup_timeout: float = 10.0,
         shutdown_timeout: float = 10.0,
         composed: Any = None,
+        server: str = "uvicorn",
     ) -> None:
         self.app = app
         self.composed = app if composed is None else composed
+        self.server_name = server
         self.watch = _Watch(app, self.composed)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
@@ -140,15 +143,7 @@ class LiveServer:
         self.socket.bind(("127.0.0.1", 0))  # the port is ours from here on: no race
         self.port: int = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.watch,
-            lifespan="on",
-            log_config=None,  # never reconfigure the test run's logging
-            log_level=None,
-            access_log=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,  # type: ignore[arg-type]
-        )
-        self.server = QuickServer(config)
+        self.server = make_server(server, self.watch, shutdown_timeout=GRACEFUL_SHUTDOWN)
         self.thread = threading.Thread(
             target=self._run,
             daemon=True,
@@ -171,7 +166,7 @@ class LiveServer:
         while not self.server.started:
             if not self.thread.is_alive() or self.watch.failure is not None:
                 self.stop()
-                cause = self.watch.failure or "uvicorn exited"
+                cause = self.watch.failure or f"{self.server_name} exited"
                 raise StartupError(f"the live server failed to start: {cause}")
             if time.monotonic() > deadline:
                 raise DeadlineExceeded(self._abandon_startup())
