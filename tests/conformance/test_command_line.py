@@ -50,7 +50,8 @@ def test_an_unknown_implementation_is_named() -> None:
     result = conformance("--reference", "--implementation", "nope")
     assert result.returncode == 2
     assert result.stderr == (
-        "tiffin: error: unknown implementation(s) ['nope']: tiffin knows ['bentoml', 'tiffin', 'tiffin-ray']\n"
+        "tiffin: error: unknown implementation(s) ['nope']: "
+        "tiffin knows ['bentoml', 'tiffin', 'tiffin-ray']\n"
     )
 
 

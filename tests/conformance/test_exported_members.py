@@ -28,8 +28,7 @@ def test_the_package_exposes_exactly_all() -> None:
     # In a fresh interpreter: submodules imported later (tiffin.conformance.cases...) become
     # package attributes too. The two pytest entry points load when asked for.
     code = (
-        "import tiffin.conformance as c; "
-        "print(' '.join(sorted(n for n in vars(c) if n[0] != '_')))"
+        "import tiffin.conformance as c; print(' '.join(sorted(n for n in vars(c) if n[0] != '_')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
