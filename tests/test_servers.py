@@ -11,6 +11,7 @@ import pytest
 
 import tiffin
 from tests.serving import REPO, serving, tiffin_command
+from tiffin.exceptions import StartupError
 from tiffin.servers import SERVERS, make_server, unavailable
 from tiffin.testing import LiveServer
 
@@ -65,7 +66,7 @@ def test_a_failed_startup_is_reported_with_its_cause(server: str) -> None:
         await receive()
         await send({"type": "lifespan.startup.failed", "message": "no model on purpose"})
 
-    with pytest.raises(RuntimeError, match="failed to start: no model on purpose"):
+    with pytest.raises(StartupError, match="failed to start: no model on purpose"):
         LiveServer(failing, server=server).start()
 
 
