@@ -68,6 +68,32 @@ async def test_module_loop(tiffin_client):
     run(pytester, body).assert_outcomes(passed=1)
 
 
+def test_a_marker_names_the_service_over_an_overridden_fixture(pytester: pytest.Pytester) -> None:
+    # A conftest's tiffin_service serves most tests; a test marked with another service
+    # gets that one (its startup failure included), in async and def tests alike.
+    body = """
+@pytest.fixture
+def tiffin_service():
+    return Recorder
+
+@pytest.mark.asyncio
+async def test_fixture_service(tiffin_client):
+    assert (await tiffin_client.post("/greet", json={"who": "Bo"})).text == "Hello Bo"
+
+@pytest.mark.asyncio
+@pytest.mark.tiffin_service(BrokenMount)
+async def test_marked_async(tiffin_client):
+    pass
+
+@pytest.mark.tiffin_service(BrokenMount)
+def test_marked_sync(tiffin_sync_client):
+    pass
+"""
+    result = run(pytester, body)
+    result.assert_outcomes(passed=1, errors=2)
+    assert result.stdout.str().count("service 'BrokenMount' failed to start") == 2
+
+
 def test_anyio(pytester: pytest.Pytester) -> None:
     body = """
 @pytest.fixture

@@ -213,6 +213,13 @@ def tiffin_service(request: pytest.FixtureRequest) -> Service[Any]:
     return service
 
 
+def _service_under_test(request: pytest.FixtureRequest, fixture_service: Any) -> Any:
+    """The marker's service when the test names one (the closest choice wins), else the
+    ``tiffin_service`` fixture's, which a conftest may override for many tests."""
+    marked, _ = _marker_args(request)
+    return fixture_service if marked is None else marked
+
+
 @pytest.fixture
 def tiffin_transport(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> str:
     """``"inprocess"`` or ``"live"``; ``@pytest.mark.parametrize("tiffin_transport", ...)``."""
@@ -286,6 +293,7 @@ async def tiffin_client_fixture(
     tiffin_service: Service[Any],
     tiffin_transport: str,
 ) -> AsyncIterator[TiffinAsyncClient]:
+    tiffin_service = _service_under_test(request, tiffin_service)
     overrides = _overrides(request)
     scope = _live_scope(request, tiffin_transport)
     if scope != "function":
@@ -322,6 +330,7 @@ def tiffin_sync_client(
     In-process, the service runs on an event loop in a thread of its own; live, the
     client talks to the server's socket. Same marker, options and deadlines.
     """
+    tiffin_service = _service_under_test(request, tiffin_service)
     overrides = _overrides(request)
     scope = _live_scope(request, tiffin_transport)
     if scope != "function":
@@ -344,6 +353,7 @@ def tiffin_live_server(
     request: pytest.FixtureRequest, tiffin_service: Service[Any], pytestconfig: pytest.Config
 ) -> Iterator[str]:
     """The service served by uvicorn on ``127.0.0.1:<free port>``; the base URL."""
+    tiffin_service = _service_under_test(request, tiffin_service)
     scope = _live_scope(request, "live")
     if scope != "function":
         live = _shared_session(request, "tiffin_live_server", tiffin_service, scope).live
