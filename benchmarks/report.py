@@ -39,12 +39,11 @@ MISS_NOTES = {
     "Starlette, uvicorn) and the service module: see the import times. On this shared "
     "machine the median is stretched by the other jobs; the best launch (in brackets) is "
     "the least disturbed one.",
-    "4b": "`import tiffin` imports pydantic (the decorator's options are pydantic models, "
-    "built at import) and Starlette's request and response classes (`tiffin.api`); those "
-    "are most of it (see the breakdown under Import times). The best run (in brackets) is "
-    "the least disturbed one. A lazy `tiffin/__init__.py` would only move the cost to the "
-    "first `@tiffin.service`, and the submodules `tiffin.api` and `tiffin.service` would "
-    "shadow the functions of the same names once imported, so it was not done.",
+    "4b": "`import tiffin` loads what marking a class needs (pydantic's core for the `@api` "
+    "input models, tiffin's decorators); the first `@tiffin.service` builds the "
+    "configuration models, and `to_asgi()` or `tiffin serve` imports Starlette, asyncio and "
+    "the request handling (tests/test_import_cost.py pins which). The service-module row "
+    "adds the definition. The best run (in brackets) is the least disturbed one.",
     "5": "",
     "6": "",
 }

@@ -20,21 +20,20 @@ asgi_app = mount_asgi_app
 
 # The modules imported above are attributes of the package now; only the names of
 # ``__all__`` are its surface (tests/test_public_api.py pins it as httpx pins its own).
+# The configuration models and everything that serves requests are imported later, by
+# ``@service`` and ``to_asgi()``, so ``import tiffin`` stays quick
+# (tests/test_import_cost.py).
 for _module in (
-    "api_io",
+    "api_files",
     "arguments",
     "command",
-    "config",
-    "config_groups",
     "context",
     "dependencies",
     "frameworks",
     "hooks",
     "infra_paths",
-    "local_proxy",
     "mounts",
     "request_context",
-    "responses",
 ):
     globals().pop(_module, None)
 del _module

@@ -12,15 +12,20 @@ import json
 import os
 import sys
 import types
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from pydantic import BaseModel, ValidationError
+# pydantic's ValidationError is pydantic_core's; importing pydantic's would load its
+# model machinery, which ``use_arguments()`` needs only once it is given a model.
+from pydantic_core import ValidationError
 
 from tiffin.exceptions import InvalidArgument
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 ARGUMENTS_ENV = "TIFFIN_ARGUMENTS"
 
-_Model = TypeVar("_Model", bound=BaseModel)
+_Model = TypeVar("_Model", bound="BaseModel")
 _override: dict[str, Any] | None = None
 
 

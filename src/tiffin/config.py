@@ -1,5 +1,9 @@
 """The options of ``@tiffin.service``, checked when the class is decorated.
 
+``tiffin.service`` imports this module when the first service is defined, not
+when ``tiffin`` is imported: building its pydantic models is most of what an
+import would otherwise cost.
+
 Every key of BentoML 1.4's service configuration schema is a field of
 ``ServiceConfig``, validated by type (the groups are in ``config_groups``). A
 typo such as ``traffic={"timout": 5}`` fails at definition time with the
@@ -111,6 +115,13 @@ class ServiceConfig(Group):
     def items(self) -> Any:
         return self.as_bentoml_dict().items()
 
+    def with_traffic(self, traffic: dict[str, Any]) -> ServiceConfig:
+        """This configuration with ``traffic`` merged over the decorator's own values."""
+        merged = {**self.traffic.model_dump(exclude_unset=True), **traffic}
+        return self.model_copy(
+            update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
+        )
+
     def recorded(self) -> dict[str, Any]:
         """Given keys with no effect on a tiffin server (building, cloud, tracing...), flattened."""
         found: dict[str, Any] = {}
@@ -124,6 +135,14 @@ class ServiceConfig(Group):
                 if not any(path == k or path.startswith(k + ".") for k in RUNTIME_KEYS):
                     found[path] = leaf
         return found
+
+
+# The arguments of @service: BentoML's own and tiffin's, then the configuration keys.
+SERVICE_ARGUMENTS = frozenset(
+    {"name", "path_prefix", "description", "envs", "labels", "image", "cmd"}
+    | set(GROUPS)
+    | set(SCALARS)
+)
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:

@@ -25,7 +25,6 @@ runs the whole graph in the dependent's process instead:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Mapping
@@ -33,7 +32,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tiffin import context
 from tiffin.exceptions import BentoMLConfigException
-from tiffin.local_proxy import AsyncCalls, LocalProxy, SyncCalls
+
+# The proxies (``tiffin.local_proxy``, with asyncio) are imported by the two functions
+# that make them: when a graph starts, or a plain instance is made outside one.
 
 if TYPE_CHECKING:
     from tiffin.remote_proxy import RemoteProxy
@@ -150,6 +151,8 @@ def in_effect(service: Service[Any]) -> list[Dependency[Any]]:
 
 def standalone_instance(service: Service[Any]) -> Any:
     """A plain instance of ``service``'s class with BentoML's ``to_async``/``to_sync``."""
+    from tiffin.local_proxy import AsyncCalls, SyncCalls
+
     instance = service.inner()
     with contextlib.suppress(AttributeError):  # a class with __slots__ goes without
         instance.to_async = AsyncCalls(service, instance, None)
@@ -264,6 +267,9 @@ class DependencyGraph:
 
         ``starting`` is told the name of each service as its startup begins.
         """
+        import asyncio
+
+        from tiffin.local_proxy import LocalProxy
         from tiffin.service import Service
 
         loop = asyncio.get_running_loop()

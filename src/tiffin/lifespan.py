@@ -38,7 +38,7 @@ from tiffin.exceptions import StartupError
 
 if TYPE_CHECKING:
     from tiffin.app import ServiceRuntime
-    from tiffin.command import CommandProcess
+    from tiffin.command_process import CommandProcess
     from tiffin.dependencies import DependencyGraph
     from tiffin.mounts import Mount
 
@@ -368,7 +368,8 @@ class ServiceLifespan:
     # -- __command__: a process started last, proxied to, stopped first (command.py)
 
     async def _start_command(self) -> None:
-        from tiffin.command import CommandProcess, command_of, has_command
+        from tiffin.command import command_of, has_command
+        from tiffin.command_process import CommandProcess
 
         if not has_command(self.service):
             return

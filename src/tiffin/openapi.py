@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pydantic
 
 from tiffin.api import APISpec
-from tiffin.api_io import is_file_output
+from tiffin.api_files import is_file_output
 
 if TYPE_CHECKING:
     from tiffin.config import ServiceConfig

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from tiffin import infra
-from tiffin.api import handle_api
+from tiffin.api_handler import handle_api
 from tiffin.command import has_command
 from tiffin.docs_page import docs_asset
 from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully

@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from tiffin.api import API_MARK, APISpec
 from tiffin.command import check_command
-from tiffin.config import (
-    ServiceConfig,
-    build_config,
-    normalize_prefix,
-    parse_group,
-)
-from tiffin.config_groups import GROUPS, SCALARS, Traffic
 from tiffin.dependencies import collect_dependencies
 from tiffin.exceptions import BentoMLConfigException
 from tiffin.frameworks import bind_class_routes
@@ -31,6 +24,10 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from tiffin.app import ComposedApp
+    from tiffin.config import ServiceConfig
+
+# ``tiffin.config`` (the pydantic models of the options) is imported by the two
+# functions that check options, so ``import tiffin`` does not build those models.
 
 T = TypeVar("T")
 
@@ -39,6 +36,8 @@ class Service(Generic[T]):
     """A service definition. Calling it instantiates the user class: ``MyService()``."""
 
     def __init__(self, inner: type[T], *, name: str | None = None, **options: Any) -> None:
+        from tiffin.config import build_config, normalize_prefix
+
         if not isinstance(inner, type):
             raise BentoMLConfigException(
                 f"@service decorates a class, got {type(inner).__name__} {inner!r}"
@@ -176,12 +175,7 @@ class Service(Generic[T]):
         """
         from tiffin.app import ComposedApp
 
-        config = self.config
-        if traffic:
-            merged = {**config.traffic.model_dump(exclude_unset=True), **traffic}
-            config = config.model_copy(
-                update={"traffic": parse_group(self.name, "traffic", Traffic, merged)}
-            )
+        config = self.config.with_traffic(traffic) if traffic else self.config
         app = ComposedApp(self, config, is_main=is_main, init=init)
         if dependencies:
             from tiffin.dependencies import check_overrides
@@ -257,14 +251,6 @@ def _collect_hooks(inner: type, kind: str) -> list[Callable[..., Any]]:
     return list(hooks.values())
 
 
-# The arguments of @service besides the configuration keys (BentoML's own, and tiffin's).
-SERVICE_ARGUMENTS = frozenset(
-    {"name", "path_prefix", "description", "envs", "labels", "image", "cmd"}
-    | set(GROUPS)
-    | set(SCALARS)
-)
-
-
 @overload
 def service(inner: type[T], /) -> Service[T]: ...
 @overload
@@ -285,6 +271,8 @@ def service(inner: type[T] | None = None, /, **options: Any) -> Any:
     """
 
     def decorate(cls: type[T]) -> Service[T]:
+        from tiffin.config import SERVICE_ARGUMENTS
+
         unknown = sorted(set(options) - SERVICE_ARGUMENTS)
         if unknown:
             raise BentoMLConfigException(
