@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     Handler = Callable[[ServiceRuntime], Awaitable[Response]]
 
 
-async def _check(instance: Any, method_name: str) -> bool:
+async def answers_true(instance: Any, method_name: str) -> bool:
+    """``__is_alive__``/``__is_ready__`` of the instance (awaited if async); True when absent."""
     method = getattr(instance, method_name, None)
     if method is None:
         return True
@@ -33,7 +34,7 @@ async def _check(instance: Any, method_name: str) -> bool:
 
 
 async def livez(runtime: ServiceRuntime) -> Response:
-    if runtime.instance is not None and not await _check(runtime.instance, "__is_alive__"):
+    if runtime.instance is not None and not await answers_true(runtime.instance, "__is_alive__"):
         return PlainTextResponse("Service is not alive", status_code=503)
     return PlainTextResponse("\n")
 
@@ -41,7 +42,7 @@ async def livez(runtime: ServiceRuntime) -> Response:
 async def readyz(runtime: ServiceRuntime) -> Response:
     if not runtime.ready:
         return PlainTextResponse("Service is not ready: startup has not finished", status_code=503)
-    if not await _check(runtime.instance, "__is_ready__"):
+    if not await answers_true(runtime.instance, "__is_ready__"):
         return PlainTextResponse("Service is not ready", status_code=503)
     return PlainTextResponse("\n")
 

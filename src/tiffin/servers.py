@@ -18,6 +18,7 @@ suite's server columns show it (``conformance/GRID.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -185,8 +186,9 @@ def serve_with(name: str, app: ASGIApp, *, host: str, port: int, graceful_timeou
     """``tiffin serve --server hypercorn|granian``: one worker, in this process, until
     SIGTERM or SIGINT (then requests in flight get ``graceful_timeout`` seconds).
     The exit status: 0, or 3 when the app's startup failed (uvicorn's code)."""
-    import signal
     import sys
+
+    from tiffin.stop_signals import on_stop_signals
 
     reason = unavailable(name)
     if reason:
@@ -197,14 +199,9 @@ def serve_with(name: str, app: ASGIApp, *, host: str, port: int, graceful_timeou
     def stop(signum: int, frame: Any) -> None:
         server.should_exit = True
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
+    with on_stop_signals(stop), contextlib.closing(sock):
         sock.bind((host, port))
         server.run(sockets=[sock])
-    finally:
-        sock.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 3 if server.startup_failed else 0

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from tiffin.config_groups import AccessLogging
 from tiffin.exceptions import BentoMLConfigException, ImportServiceError
 from tiffin.infra import moved_probes
 from tiffin.service import Service
+from tiffin.stop_signals import on_stop_signals
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -372,12 +372,8 @@ def _exit_zero_on_stop_signals() -> Iterator[None]:
     def stopped(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
 
-    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with on_stop_signals(stopped):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

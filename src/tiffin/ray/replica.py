@@ -15,13 +15,14 @@ Ray awaits when it stops the replica gracefully.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tiffin.infra import answers_true
 
 if TYPE_CHECKING:
     from tiffin.app import ComposedApp
@@ -65,7 +66,7 @@ class ServiceReplica:
         if not runtime.ready:
             raise RuntimeError(f"service {runtime.name!r} is not ready: it is not running")
         for method in ("__is_alive__", "__is_ready__"):
-            if not await _answers_true(runtime.instance, method):
+            if not await answers_true(runtime.instance, method):
                 raise RuntimeError(f"service {runtime.name!r}: {method}() returned false")
 
     async def __del__(self) -> None:
@@ -73,16 +74,6 @@ class ServiceReplica:
             return
         self._stopped = True
         await self._composed.shutdown()
-
-
-async def _answers_true(instance: Any, method_name: str) -> bool:
-    method = getattr(instance, method_name, None)
-    if method is None:
-        return True
-    result = method()
-    if inspect.isawaitable(result):
-        result = await result
-    return bool(result)
 
 
 class ReplicaApp:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiffin.arguments import ARGUMENTS_ENV
 from tiffin.ray.options import request_timeout
+from tiffin.stop_signals import on_stop_signals
 
 if TYPE_CHECKING:
     from tiffin.serving import ServeOptions
@@ -169,20 +170,12 @@ def _stop_signals_raise() -> Iterator[None]:
     def stop(signum: int, frame: Any) -> None:
         raise _Stopped
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with on_stop_signals(stop):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
 def _stop_signals_ignored() -> Iterator[None]:
     """While the application is deleted: a second Ctrl-C does not cut the drain short."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with on_stop_signals(signal.SIG_IGN):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
