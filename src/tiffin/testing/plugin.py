@@ -39,6 +39,14 @@ from tiffin.compat import pytest as pytest_compat
 from tiffin.compat import pytest_asyncio as asyncio_compat
 from tiffin.extras import is_missing_test_extra, missing_test_extra
 from tiffin.service import Service
+from tiffin.testing.event_loops import (
+    check_anyio_backend,
+    check_fixture_loop,
+    is_async,
+    is_asyncio_test,
+    loop_scope_of_test,
+    unmarked,
+)
 from tiffin.testing.settings import LIVE_SCOPES, TRANSPORTS, HarnessSettings
 from tiffin.testing.shared_live import SharedLiveServers
 
@@ -409,113 +417,24 @@ def pytest_fixture_setup(
     __tracebackhide__ = True
     item = pytest_compat.requesting_test(request)  # the test, also for wider fixtures
     func = pytest_compat.fixture_function(fixturedef)
-    if not isinstance(item, pytest.Function) or not _is_async(func):
+    if not isinstance(item, pytest.Function) or not is_async(func):
         return (yield)
     if "anyio_backend" in item.fixturenames:
         if fixturedef.argname == "tiffin_client":
-            _check_anyio_backend(request, item)
-            return (yield from pytest_compat.with_fixture_function(fixturedef, _unmarked(func)))
+            check_anyio_backend(request, item)
+            return (yield from pytest_compat.with_fixture_function(fixturedef, unmarked(func)))
         return (yield)
     if fixturedef.argname == "tiffin_client":
-        if not _is_async(getattr(item, "obj", None)) and not _is_asyncio_test(item):
+        if not is_async(getattr(item, "obj", None)) and not is_asyncio_test(item):
             pytest.fail(
                 f"{item.nodeid}: tiffin_client is an httpx.AsyncClient, for async tests "
                 "(pytest-asyncio or anyio); in a def test use tiffin_sync_client, "
                 "an httpx.Client with the same marker and options",
                 pytrace=False,
             )
-        marked = _unmarked(func)
-        asyncio_compat.mark_asyncio_fixture(marked, _test_loop_scope(item))
+        marked = unmarked(func)
+        asyncio_compat.mark_asyncio_fixture(marked, loop_scope_of_test(item))
         return (yield from pytest_compat.with_fixture_function(fixturedef, marked))
-    if _is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
-        _check_fixture_loop(fixturedef, request, item)
+    if is_asyncio_test(item) and set(fixturedef.argnames) & set(_CLIENT_FIXTURES):
+        check_fixture_loop(fixturedef, request, item)
     return (yield)
-
-
-def _check_anyio_backend(request: pytest.FixtureRequest, item: pytest.Item) -> None:
-    """Under trio, only the live transport works: say so in one line, before any setup."""
-    backend = request.getfixturevalue("anyio_backend")
-    name = backend[0] if isinstance(backend, tuple) else backend
-    if name == "asyncio":
-        return
-    transport = request.getfixturevalue("tiffin_transport")
-    if transport != "live":
-        pytest.fail(
-            f"{item.nodeid}: tiffin_client runs the service in-process on asyncio, and this "
-            f"test runs on {name}; under {name} use the live transport "
-            '(@pytest.mark.tiffin_service(..., transport="live") or --tiffin-transport=live) '
-            "or tiffin_sync_client",
-            pytrace=False,
-        )
-
-
-def _unmarked(func: Any) -> Any:
-    """A fresh copy of the fixture function, to carry this test's loop marks."""
-
-    async def tiffin_client(**kwargs: Any) -> AsyncIterator[TiffinAsyncClient]:
-        async for client in func(**kwargs):
-            yield client
-
-    return tiffin_client
-
-
-def _is_async(func: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
-
-
-def _is_asyncio_test(item: pytest.Item) -> bool:
-    return item.get_closest_marker("asyncio") is not None
-
-
-def _test_loop_scope(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("asyncio")
-    if marker is not None:
-        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
-        if scope:
-            return str(scope)
-    try:
-        default = item.config.getini("asyncio_default_test_loop_scope")
-    except ValueError:
-        default = None
-    return str(default or "function")
-
-
-def _check_fixture_loop(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, item: pytest.Item
-) -> None:
-    """An async fixture using tiffin on another loop than the test would hang: fail now."""
-    try:
-        default = request.config.getini("asyncio_default_fixture_loop_scope")
-    except ValueError:
-        default = None
-    if default == "fixture":
-        default = None
-    fixture_scope = str(
-        asyncio_compat.fixture_loop_scope(pytest_compat.fixture_function(fixturedef))
-        or default
-        or fixturedef.scope
-    )
-    test_scope = _test_loop_scope(item)
-    if fixture_scope == test_scope:
-        return
-    # The test can always join the fixture's loop; the fixture can join the test's only
-    # when that loop lives at least as long as the fixture (else pytest-asyncio refuses).
-    fixes = [f"@pytest.mark.asyncio(loop_scope={fixture_scope!r}) on the test"]
-    if _SCOPES.index(fixturedef.scope) <= _SCOPES.index(test_scope):
-        fixes.append(
-            f"@pytest_asyncio.fixture(scope={fixturedef.scope!r}, loop_scope={test_scope!r}) "
-            "on the fixture"
-        )
-    pytest.fail(
-        f"tiffin: fixture {fixturedef.argname!r} runs on the {fixture_scope!r}-scoped event "
-        f"loop, but test {item.nodeid!r} runs on the {test_scope!r}-scoped loop; the service "
-        "it starts would be used from another loop (a silent hang). Fix: "
-        + ", or ".join(fixes)
-        + ".",
-        pytrace=False,
-    )
-
-
-_SCOPES = ("function", "class", "module", "package", "session")

@@ -2,7 +2,7 @@
 
 The app is ``Svc.to_asgi()`` after the ``on_deployment`` hooks (as ``bentoml serve``
 runs them once before its workers start), its lifespan driven by the core's one
-lifespan driver (``tiffin.lifespan.LifespanDriver``, what drives a mounted app's
+lifespan driver (``tiffin.lifespan_driver.LifespanDriver``, what drives a mounted app's
 lifespan) under the harness's deadlines, the whole run inside a
 ``BentoMLProcessState`` window.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from tiffin.exceptions import StartupError
-from tiffin.lifespan import LifespanDriver
+from tiffin.lifespan_driver import LifespanDriver
 from tiffin.testing.bentoml.detect import bentoml_module
 from tiffin.testing.bentoml.process import BentoMLProcessState
 from tiffin.testing.failures import HarnessUsageError
