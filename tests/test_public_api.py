@@ -376,3 +376,15 @@ def test_api_with_star_args() -> None:
 
     assert "StarArgs" in str(info.value)
     assert "'texts'" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["models", "task", "build", "batch"])
+def test_an_out_of_scope_bentoml_name_says_so(name: str) -> None:
+    # BentoML's prebuilt LLM services read bentoml.models.HuggingFaceModel at class level.
+    with pytest.raises(AttributeError, match=rf"tiffin has no '{name}': .* is out of its scope"):
+        getattr(tiffin, name)
+
+
+def test_an_unknown_name_is_a_plain_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'tiffin' has no attribute 'nothing'"):
+        tiffin.nothing  # type: ignore[attr-defined]  # noqa: B018

@@ -38,6 +38,26 @@ for _module in (
     globals().pop(_module, None)
 del _module
 
+# Names of BentoML's SDK that are out of tiffin's scope (docs/sdk_support.md): reading
+# one says so, instead of a bare AttributeError from deep inside a service module.
+_OUT_OF_SCOPE = {
+    "models": (
+        "BentoML's model store (bentoml.models, HuggingFaceModel, BentoModel)",
+        "Give the service the local path of its model instead.",
+    ),
+    "task": ("BentoML's tasks (@bentoml.task)", "Serve the work as an @api."),
+    "build": ("bentoml.build and containers", "tiffin serves a service from its source."),
+    "batch": ("adaptive batching", "Batch inside the @api method."),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _OUT_OF_SCOPE:
+        what, instead = _OUT_OF_SCOPE[name]
+        raise AttributeError(f"tiffin has no {name!r}: {what} is out of its scope. {instead}")
+    raise AttributeError(f"module 'tiffin' has no attribute {name!r}")
+
+
 __all__ = [
     "Context",
     "Service",
