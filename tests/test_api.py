@@ -4,6 +4,7 @@ import asyncio
 import logging
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -474,3 +475,20 @@ def test_a_route_must_start_with_a_slash(route: str) -> None:
             @tiffin.api(route=route)
             def hello(self) -> str:
                 return "hi"
+
+
+async def test_a_parameter_named_model_id_is_an_input_like_any_other() -> None:
+    # pydantic below 2.10 warns about a "model_" field (an error under filterwarnings=error);
+    # an ML API's model_id is no such conflict: the input model does not protect it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        @tiffin.service
+        class Svc:
+            @tiffin.api
+            def load(self, model_id: str, model_name: str = "default") -> str:
+                return f"{model_id}/{model_name}"
+
+    async with running_client(Svc) as client:
+        response = await client.post("/load", json={"model_id": "tiny"})
+    assert response.text == "tiny/default"

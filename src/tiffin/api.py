@@ -137,7 +137,11 @@ class APISpec:
                     model_name, __base__=root, **extra
                 )
                 return model
-            config = pydantic.ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+            # protected_namespaces=(): a parameter named model_id is an input like any other
+            # (pydantic below 2.10 would warn about its "model_" prefix).
+            config = pydantic.ConfigDict(
+                extra="ignore", arbitrary_types_allowed=True, protected_namespaces=()
+            )
             return pydantic.create_model(model_name, __config__=config, **fields)
         except BentoMLConfigException:
             raise
