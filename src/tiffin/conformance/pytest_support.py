@@ -230,3 +230,37 @@ def _case_of(item: pytest.Item) -> Case | None:
 def _failure_line(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     return str(getattr(crash, "message", None) or report.longreprtext.splitlines()[-1:] or "")
+
+
+class ReportRetry:
+    """Makes a failure's report again when CPython 3.11's shared AST counter broke it.
+
+    On 3.11 the AST constructor's recursion counter is one per interpreter, so an
+    ``ast.parse`` in another thread (a server thread formatting a traceback, as the
+    timeout checks make them) can make pytest's own parse of the failure's source
+    fail with a SystemError, and the whole run end in an INTERNALERROR. trylast: the
+    innermost wrapper, so the other plugins (xfail, the recorder) see the report.
+    """
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        try:
+            return (yield)
+        except SystemError as exc:
+            return _report_again(item, call, exc)
+
+
+def _report_again(
+    item: pytest.Item, call: pytest.CallInfo[None], exc: SystemError
+) -> pytest.TestReport:
+    if "AST constructor recursion depth mismatch" not in str(exc):
+        raise exc
+    for _ in range(3):
+        try:
+            return pytest.TestReport.from_item_and_call(item, call)
+        except SystemError as again:
+            if "AST constructor recursion depth mismatch" not in str(again):
+                raise
+    raise exc

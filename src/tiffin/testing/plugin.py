@@ -102,12 +102,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = _read_settings(config)
     config.stash[_SHARED] = SharedLiveServers()
     try:
-        from tiffin.conformance.pytest_support import ConformanceRecorder
+        from tiffin.conformance.pytest_support import ConformanceRecorder, ReportRetry
     except ModuleNotFoundError as exc:
         if not is_missing_test_extra(exc):
             raise
         return  # no check runs without httpx either: there is nothing to record
     config.pluginmanager.register(ConformanceRecorder(config), "tiffin-conformance")
+    config.pluginmanager.register(ReportRetry(), "tiffin-report-retry")
 
 
 _SETTINGS = pytest.StashKey[HarnessSettings]()
