@@ -23,7 +23,7 @@ from tiffin.conformance.spec import FRAMEWORK_CAPABILITIES, installed
 from tiffin.conformance.targets import ReferenceContext
 
 PROVEN = Path(__file__).parents[2] / "conformance" / "PROVEN.md"
-REFERENCE = {"reference", "apis", "mounts", "misses", "trusted_host"}
+REFERENCE = {"reference", "apis", "mounts", "misses", "trusted_host", "service_objects"}
 
 
 def case(variant: Broken, check: Check) -> Case:

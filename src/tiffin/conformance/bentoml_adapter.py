@@ -228,6 +228,9 @@ class BentoMLImplementation(Implementation):
             return "bentoml is not installed (pip install 'tiffin[bentoml]')"
         return None
 
+    def serves_objects(self, transport: str) -> bool:
+        return transport == "inprocess"  # `bentoml serve` imports module:Service
+
     def owns(self, service: Any) -> bool:
         from tiffin.testing.bentoml import is_bentoml_service
 

@@ -124,10 +124,11 @@ def reference_cases(
                 if transport not in implementation.transports:
                     continue  # no such column: BentoML serves with its own server
                 column = Column(name, framework, transport)
+                served = {"service_objects"} if implementation.serves_objects(transport) else set()
                 # A framework or server not installed here: its whole column does not apply.
                 absent = [f"installed:{n}" for n in (framework, transport) if not installed(n)]
                 for check in all_checks():
-                    missing = absent[:1] or check.missing(capabilities)
+                    missing = absent[:1] or check.missing(capabilities | served)
                     if missing:
                         skipped.append(NotApplicable(check, column, tuple(missing)))
                         continue

@@ -53,6 +53,11 @@ class Implementation:
     def owns(self, service: Any) -> bool:
         raise NotImplementedError
 
+    def serves_objects(self, transport: str) -> bool:
+        """Whether ``serve_service`` takes a service object over ``transport`` (a check's own
+        service); not where a server process imports ``module:Service``."""
+        return True
+
     def build(self, spec: ServiceSpec) -> Any:
         """The reference service defined with this implementation."""
         from tiffin.conformance.reference import build_reference_service

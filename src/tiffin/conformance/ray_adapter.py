@@ -69,6 +69,9 @@ class RayImplementation(Implementation):
     def owns(self, service: Any) -> bool:
         return False  # a user's tiffin service is run by the tiffin adapter
 
+    def serves_objects(self, transport: str) -> bool:
+        return False  # each replica imports module:Service
+
     def facts(self, service: Any) -> ServiceFacts:
         return TiffinImplementation().facts(service)
 

@@ -56,6 +56,8 @@ FRAMEWORK_CAPABILITIES: dict[str, frozenset[str]] = {
     "asgi": frozenset({"lifespan_state", "websocket", "without_lifespan"}),
 }
 CAPABILITY_MEANING = {
+    "service_objects": "a service the check defines itself, served as an object (here the "
+    "implementation serves only an importable module:Service)",
     "inside_class": "routes defined in the service class body",
     "inside_class_websocket": "websocket routes defined in the service class body",
     "lifespan_state": "state yielded by the app's lifespan (Quart has no ASGI lifespan state)",

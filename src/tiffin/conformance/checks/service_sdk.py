@@ -32,7 +32,8 @@ STOP_SECONDS = 10.0
 @asynccontextmanager
 async def serving(ctx: CheckContext, service: Any) -> AsyncIterator[httpx.AsyncClient]:
     implementation = getattr(ctx, "implementation")  # noqa: B009 - the reference run's
-    async with implementation.serve_service(service, "inprocess") as client:
+    transport = getattr(ctx, "transport", "inprocess")
+    async with implementation.serve_service(service, transport) as client:
         yield client
 
 
@@ -79,7 +80,7 @@ def helper_and_dependent(impl: Any, events: list[str]) -> Any:
 @check(
     "DEP-001",
     "A depends() attribute offers the dependency's APIs as methods: sync, async, and to_async.",
-    needs={"reference"},
+    needs={"reference", "service_objects"},
 )
 async def dependency_apis(ctx: CheckContext) -> None:
     dependent = helper_and_dependent(ctx.api_module(), [])
@@ -93,7 +94,7 @@ async def dependency_apis(ctx: CheckContext) -> None:
     "DEP-002",
     "A dependency has started (its on_startup hooks ran) before the dependent's __init__, "
     "and stops after the dependent's on_shutdown hooks.",
-    needs={"reference"},
+    needs={"reference", "service_objects"},
 )
 async def dependency_lifecycle(ctx: CheckContext) -> None:
     events: list[str] = []
@@ -110,7 +111,7 @@ async def dependency_lifecycle(ctx: CheckContext) -> None:
 @check(
     "MTH-001",
     "__metrics__ gets the /metrics text the server made, and what it returns is served.",
-    needs={"reference"},
+    needs={"reference", "service_objects"},
 )
 async def metrics_hook(ctx: CheckContext) -> None:
     impl = ctx.api_module()
@@ -162,7 +163,7 @@ def free_port() -> int:
     "CMD-001",
     "__command__ is started with the service; a path the service does not serve is "
     "proxied to it (method, path, query), its own APIs stay its own.",
-    needs={"reference"},
+    needs={"reference", "service_objects"},
 )
 async def command_proxied(ctx: CheckContext) -> None:
     service = command_service(ctx.api_module(), free_port())
@@ -182,7 +183,7 @@ async def command_proxied(ctx: CheckContext) -> None:
 @check(
     "CMD-002",
     "The __command__ process is stopped when the service shuts down.",
-    needs={"reference"},
+    needs={"reference", "service_objects"},
 )
 async def command_stopped(ctx: CheckContext) -> None:
     service = command_service(ctx.api_module(), free_port())
