@@ -55,11 +55,17 @@ def instance_of(app: Any) -> Any:
 class _Calls:
     """What both clients share: the route table, the instance, decoding."""
 
-    def _setup_calls(
-        self, service_name: str, routes: Mapping[str, str], instance: Callable[[], Any]
+    def __init__(
+        self,
+        *,
+        service_name: str = "?",
+        routes: Mapping[str, str] | None = None,
+        instance: Callable[[], Any] = lambda: None,
+        **options: Any,
     ) -> None:
+        super().__init__(**options)  # the httpx client's own options
         self._service_name = service_name
-        self._routes = dict(routes)
+        self._routes = dict(routes or {})
         self._instance = instance
 
     @property
@@ -91,17 +97,6 @@ class _Calls:
 class TiffinAsyncClient(_Calls, httpx.AsyncClient):
     """The ``httpx.AsyncClient`` of ``tiffin_client``: also ``call()`` and ``service``."""
 
-    def __init__(
-        self,
-        *,
-        service_name: str = "?",
-        routes: Mapping[str, str] | None = None,
-        instance: Callable[[], Any] = lambda: None,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self._setup_calls(service_name, routes or {}, instance)
-
     async def call(self, api_name: str, /, **inputs: Any) -> Any:
         """POST ``inputs`` as JSON to the API ``api_name``; the decoded result."""
         response = await self.post(self._route(api_name), json=inputs)
@@ -110,17 +105,6 @@ class TiffinAsyncClient(_Calls, httpx.AsyncClient):
 
 class TiffinClient(_Calls, httpx.Client):
     """The ``httpx.Client`` of ``tiffin_sync_client``: also ``call()`` and ``service``."""
-
-    def __init__(
-        self,
-        *,
-        service_name: str = "?",
-        routes: Mapping[str, str] | None = None,
-        instance: Callable[[], Any] = lambda: None,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self._setup_calls(service_name, routes or {}, instance)
 
     def call(self, api_name: str, /, **inputs: Any) -> Any:
         """POST ``inputs`` as JSON to the API ``api_name``; the decoded result."""
