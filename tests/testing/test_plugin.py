@@ -89,7 +89,8 @@ async def test_marked_async(tiffin_client):
 def test_marked_sync(tiffin_sync_client):
     pass
 """
-    result = run(pytester, body)
+    # -rN: no short summary, whose lines are cut to the terminal's width (CI's is wider)
+    result = run(pytester, body, "-rN")
     result.assert_outcomes(passed=1, errors=2)
     assert result.stdout.str().count("service 'BrokenMount' failed to start") == 2
 
