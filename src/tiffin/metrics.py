@@ -259,43 +259,17 @@ class ServiceMetrics:
         return generate_latest(aggregate)
 
 
-class EndpointLabel:
-    """The route template of one request, final when the request is counted.
+class EndpointLabel(Protocol):
+    """The route template of one request (the router's match), final when the request is counted.
 
-    A request to a mounted app starts with the mount's label (``/v1/{path:path}``).
-    ``resolve`` finds the route the app matched: the router sets it as it calls
-    the app (the app's router leaves its route in the scope); when the app never
-    ran (a ``429`` or ``503`` answered first), the one given at the start finds
-    that route without running it. It is called once, when the request is counted.
+    A request to a mounted app starts with the mount's label (``/v1/{path:path}``),
+    the one its in-progress gauge counts under; ``final()``, called once as the
+    request is counted, is the template of the route the mounted app matched.
     """
 
-    __slots__ = ("resolve", "template")
+    template: str
 
-    def __init__(self, template: str, resolve: Callable[[], str | None] | None = None) -> None:
-        self.template = template
-        self.resolve = resolve
-
-    def resolve_when_counted(self, resolve: Callable[[], str | None]) -> None:
-        """The template of the route the app will have matched: ``resolve()``, or None."""
-        self.resolve = resolve
-
-    def refine(self, template: str | None) -> None:
-        """The route the app matched (None: none did): the label needs no ``resolve``."""
-        self.resolve = None
-        if template is not None:
-            self.template = template
-
-    def final(self) -> str:
-        resolve = self.resolve
-        if resolve is not None:
-            self.resolve = None
-            try:
-                template = resolve()
-            except Exception:  # a label never fails a request; the mount's label stands
-                template = None
-            if template is not None:
-                self.template = template
-        return self.template
+    def final(self) -> str: ...
 
 
 class MetricsMiddleware:

@@ -12,8 +12,6 @@ so its cost does not grow with the number of APIs or mounts.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,7 +24,7 @@ from tiffin.api_handler import handle_api
 from tiffin.command import has_command
 from tiffin.docs_page import docs_asset
 from tiffin.frameworks import matched_template, route_template, routes_bare_prefix, serves_fully
-from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED, EndpointLabel
+from tiffin.metrics import ENDPOINT_SCOPE_KEY, UNMATCHED
 from tiffin.mounts import Mount, MountTable
 from tiffin.responses import json_error
 
@@ -58,16 +56,31 @@ DOCS_ROUTES = frozenset({"/docs.json", "/docs"})
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs ~1.5 µs a request
 class Match:
-    """What a request reached: decided once, read by dispatch and by the metrics label."""
+    """What a request reached: decided once, read by dispatch, and its metrics label.
+
+    A mounted app's route is only known once the app has matched it: with metrics
+    on, a mount's match keeps what ``final`` needs to find that route (plain
+    attributes, set as the request goes: this runs on every request).
+    """
 
     kind: MatchKind
     template: str  # the metrics label: the route template, prefix included
     path: str = ""  # the path below path_prefix
     handler: Any = None  # an infra handler, an ApiSpec, a Mount, or the Allow header
     scope_path: str = ""  # scope["path"] it was decided for
+    router: Router | None = None  # a mount's router, once metrics label the request
+    scope: Scope | None = None  # the request's scope, as the metrics saw it
+    served: tuple[Scope, str] | None = None  # the mounted app's scope, and the outer root_path
 
-    def label(self, resolve: Callable[[], str | None] | None = None) -> EndpointLabel:
-        return EndpointLabel(self.template, resolve)
+    def final(self) -> str:
+        """The label the request is counted under: for a mount, the route its app matched."""
+        if self.router is None:
+            return self.template
+        try:
+            template = self.router.mounted_template(self)
+        except Exception:  # a label never fails a request; the mount's label stands
+            template = None
+        return self.template if template is None else template
 
 
 MISS = Match("miss", UNMATCHED)
@@ -155,21 +168,26 @@ class Router:
         template = self.prefix + _below(mount) + "/{path:path}"
         return Match("mount", template, path, mount, scope["path"])
 
-    def label_for(self, scope: Scope) -> EndpointLabel:
-        """The metrics label of a request, from its match (kept on the scope for dispatch).
-
-        A mounted app's route is only known once the app has matched it; if the
-        app never runs (the request is throttled first), the label resolves it.
-        """
+    def label_for(self, scope: Scope) -> Match:
+        """The metrics label of a request: its match (kept on the scope for dispatch)."""
         found = self.match(scope)
         scope[MATCH_SCOPE_KEY] = found
-        if found.kind != "mount":
-            return found.label()
-        mount: Mount = found.handler
-        return found.label(functools.partial(self._mount_template, mount, scope))
+        if found.kind == "mount":
+            found.router, found.scope = self, scope
+        return found
 
-    def _mount_template(self, mount: Mount, scope: Scope) -> str | None:
-        """The template of the mounted route ``scope`` would reach, the mount's prefix included."""
+    def mounted_template(self, found: Match) -> str | None:
+        """The template of the mounted route a request reached, the mount's prefix included.
+
+        When the app ran, its router left the route in its scope; when it never
+        ran (a ``429`` or ``503`` answered first), its routes are asked.
+        """
+        mount: Mount = found.handler
+        if found.served is not None:
+            child, outer_root = found.served
+            template = route_template(mount.app, mount.framework, child)
+            return None if template is None else child["root_path"][len(outer_root) :] + template
+        scope = found.scope if found.scope is not None else {}
         template = matched_template(
             mount.app, mount.framework, {**scope, "root_path": self._mount_root(mount, scope)}
         )
@@ -227,17 +245,10 @@ class Router:
 
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
         child = self._child_scope(mount, scope)
-        label = scope.get(ENDPOINT_SCOPE_KEY)
-        if label is not None:  # metrics on
-            label.resolve_when_counted(
-                functools.partial(self._served_template, mount, child, scope.get("root_path", ""))
-            )
+        label: Match | None = scope.get(ENDPOINT_SCOPE_KEY)
+        if label is not None and label.router is not None:  # metrics on, labelled as a mount
+            label.served = (child, scope.get("root_path", ""))
         await mount.app(child, receive, send)
-
-    def _served_template(self, mount: Mount, child: Scope, outer_root: str) -> str | None:
-        """The template of the route the mounted app matched (its router left it in ``child``)."""
-        template = route_template(mount.app, mount.framework, child)
-        return None if template is None else child["root_path"][len(outer_root) :] + template
 
     def _child_scope(self, mount: Mount, scope: Scope) -> Scope:
         """The mounted app's scope: ``root_path`` extended, ``path`` kept whole (the ASGI spec)."""
