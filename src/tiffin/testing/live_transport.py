@@ -57,7 +57,9 @@ def _to_socket(live: LiveServer, request: httpx.Request) -> None:
     request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=live.port)
 
 
-class LiveAsyncTransport(httpx.AsyncBaseTransport):
+class _LiveTarget:
+    """What the sync and the async transport share: the server, its deadline, the body rule."""
+
     def __init__(
         self,
         live: LiveServer,
@@ -70,6 +72,24 @@ class LiveAsyncTransport(httpx.AsyncBaseTransport):
         self.raise_server_exceptions = raise_server_exceptions
         self.request_timeout = request_timeout
         self.streaming = streaming
+
+
+class _Body:
+    """One response's body as the test reads it, within the request's deadline."""
+
+    def __init__(
+        self, transport: _LiveTarget, request: httpx.Request, response: httpx.Response, began: float
+    ) -> None:
+        self.transport = transport
+        self.request = request
+        self.response = response
+        self.inner: Any = response.stream
+        self.began = began
+
+
+class LiveAsyncTransport(_LiveTarget, httpx.AsyncBaseTransport):
+    def __init__(self, live: LiveServer, **options: Any) -> None:
+        super().__init__(live, **options)
         self.inner = httpx.AsyncHTTPTransport(socket_options=_NODELAY, verify=False)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -94,20 +114,7 @@ class LiveAsyncTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(
-        self,
-        transport: LiveAsyncTransport,
-        request: httpx.Request,
-        response: httpx.Response,
-        began: float,
-    ) -> None:
-        self.transport = transport
-        self.request = request
-        self.response = response
-        self.inner = response.stream
-        self.began = began
-
+class _AsyncBody(_Body, httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         assert isinstance(self.inner, httpx.AsyncByteStream)
         chunks = self.inner.__aiter__()
@@ -138,19 +145,9 @@ class _AsyncBody(httpx.AsyncByteStream):
         await self.inner.aclose()
 
 
-class LiveSyncTransport(httpx.BaseTransport):
-    def __init__(
-        self,
-        live: LiveServer,
-        *,
-        request_timeout: float,
-        streaming: bool,
-        raise_server_exceptions: bool = True,
-    ) -> None:
-        self.live = live
-        self.raise_server_exceptions = raise_server_exceptions
-        self.request_timeout = request_timeout
-        self.streaming = streaming
+class LiveSyncTransport(_LiveTarget, httpx.BaseTransport):
+    def __init__(self, live: LiveServer, **options: Any) -> None:
+        super().__init__(live, **options)
         self.inner = httpx.HTTPTransport(socket_options=_NODELAY, verify=False)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -174,20 +171,7 @@ class LiveSyncTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-class _SyncBody(httpx.SyncByteStream):
-    def __init__(
-        self,
-        transport: LiveSyncTransport,
-        request: httpx.Request,
-        response: httpx.Response,
-        began: float,
-    ) -> None:
-        self.transport = transport
-        self.request = request
-        self.response = response
-        self.inner: Any = response.stream
-        self.began = began
-
+class _SyncBody(_Body, httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         timeout = self.transport.request_timeout
         what = f"the request {self.request.method} {self.request.url.path}"
