@@ -27,7 +27,8 @@ FRAMEWORKS = ("fastapi", "quart", "starlette")
 TIFFIN_SOURCE = Path(tiffin.__file__).resolve().parent
 
 
-# Test IDs (or their beginnings) -> the framework they need, imported in a subprocess.
+# Test IDs (or their beginnings) -> the frameworks they need (space-separated), imported
+# in a subprocess.
 NEEDS = {
     "tests/test_seed_served.py::test_fastapi_blocks": "fastapi",
     "tests/test_seed_served.py::test_quart_blocks": "quart",
@@ -36,7 +37,7 @@ NEEDS = {
     "tests/test_seed_served.py::test_summarize_uses_the_example_input_by_default[summarization_"
     "quart": "quart",
     "tests/reliability/test_schemathesis.py": "fastapi",
-    "tests/reliability/test_secrets.py": "fastapi",  # the faults service
+    "tests/reliability/test_secrets.py": "fastapi quart",  # the faults service mounts both
     "tests/test_benchmarks_smoke.py": "fastapi",
     "tests/test_cli.py::test_the_banner_shows_service_mounts_routes_and_docs": "fastapi",
     "tests/test_cli.py::test_the_readme_main_command_serves_what_the_readme_shows": "fastapi",
@@ -64,15 +65,16 @@ def not_applicable(error: BaseException | None) -> str | None:
 
 
 def reason_for(framework: str) -> str:
-    return f"does not apply: needs {framework}, which is not installed in this environment"
+    return f"does not apply: needs {framework}, not installed in this environment"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     missing = absent()
     for item in items:
-        needed = next((f for start, f in NEEDS.items() if item.nodeid.startswith(start)), None)
-        if needed in missing:
-            item.add_marker(pytest.mark.skip(reason=reason_for(needed)))
+        needed = next((f for start, f in NEEDS.items() if item.nodeid.startswith(start)), "")
+        lacking = sorted(missing.intersection(needed.split()))
+        if lacking:
+            item.add_marker(pytest.mark.skip(reason=reason_for(" and ".join(lacking))))
 
 
 def _importing_file(tb: TracebackType | None) -> Path | None:
