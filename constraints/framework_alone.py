@@ -44,6 +44,9 @@ NEEDS = {
     "tests/test_docs_browser.py": "fastapi",
     "tests/test_serving.py::test_serves_the_fastapi_example_over_a_socket": "fastapi",
     "examples/conformance_user/test_command_line.py": "fastapi",
+    # pytester runs whose test files import the FastAPI sample services
+    "tests/testing/test_live.py": "fastapi",
+    "tests/testing/test_readme.py": "fastapi",  # the README's testing examples mount FastAPI
 }
 
 
